@@ -1,0 +1,21 @@
+/* Shared helpers for the clgm subcommands. */
+#ifndef CLGM_CLI_H
+#define CLGM_CLI_H
+
+#include "clgm/clgm.h"
+
+/* Prints "clgm <cmd>: message" as one line on stderr; returns exit code 1. */
+int cli_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Opens the device from --device / CLGM_DEVICE, printing the error on failure. */
+int cli_open(const char *cmd, const char *selector, clgm_ctx **ctx);
+/* Reports a failed library call on ctx and returns the exit code. */
+int cli_fail(const char *cmd, clgm_ctx *ctx, clgm_status st);
+
+int cmd_devices(int argc, char **argv);
+int cmd_selftest(int argc, char **argv);
+
+#endif
