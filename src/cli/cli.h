@@ -17,5 +17,6 @@ int cli_fail(const char *cmd, clgm_ctx *ctx, clgm_status st);
 
 int cmd_devices(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
+int cmd_train(int argc, char **argv);
 
 #endif

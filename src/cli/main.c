@@ -11,6 +11,7 @@ typedef struct {
 } command;
 
 static const command COMMANDS[] = {
+    {"train", cmd_train, "train a GAN or VAE; writes checkpoints, samples, metrics, report"},
     {"devices", cmd_devices, "list OpenCL devices; --build compiles every kernel program"},
     {"selftest", cmd_selftest, "run the basic kernels on a device and check them against C"},
 };

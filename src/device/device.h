@@ -98,7 +98,7 @@ typedef struct clgm_kernel_source {
     size_t length;
 } clgm_kernel_source;
 extern const clgm_kernel_source clgm_kernel_sources[];
-extern const int clgm_kernel_source_count;
+extern const int clgm_kernel_sources_count;
 
 /* Loads a program's source text (malloc'd, NUL-terminated, with a #line
  * directive so compiler messages name the .cl file). */

@@ -8,14 +8,14 @@
 
 static const clgm_kernel_source *find_source(const char *program)
 {
-    for (int i = 0; i < clgm_kernel_source_count; i++)
+    for (int i = 0; i < clgm_kernel_sources_count; i++)
         if (!strcmp(clgm_kernel_sources[i].name, program)) return &clgm_kernel_sources[i];
     return NULL;
 }
 
 int clgm_program_count(void)
 {
-    return clgm_kernel_source_count;
+    return clgm_kernel_sources_count;
 }
 
 clgm_status clgm_source_load(clgm_ctx *ctx, const char *program, char **text,
@@ -236,7 +236,7 @@ clgm_status clgm_kernel_get(clgm_ctx *ctx, const char *program,
 clgm_status clgm_build_all(clgm_ctx *ctx, clgm_build_report *reports, int *n)
 {
     *n = 0;
-    for (int i = 0; i < clgm_kernel_source_count; i++) {
+    for (int i = 0; i < clgm_kernel_sources_count; i++) {
         cl_program p;
         CLGM_TRY(clgm_program_get(ctx, clgm_kernel_sources[i].name, NULL, &p,
                                   &reports[i]));

@@ -1,6 +1,219 @@
-/* GEMM dispatch: every Dense and Conv path multiplies through here. */
+/* GEMM dispatch: every Dense and Conv path multiplies through here.
+ * Backends: the own register-blocked kernels (cl/gemm.cl), CLBlast, or
+ * gemm_naive (the reference, and the own backend's fallback for products
+ * narrower than a vector). The choice per device and shape lives in gemm_tune.c. */
+#include <clblast_c.h>
+#include <stdint.h>
+
 #include "device/device.h"
+#include "ops/gemm_tune.h"
 #include "ops/ops.h"
+
+/* One batched product as the kernels see it (all offsets/strides in floats). */
+typedef struct gemm_args {
+    int ta, tb, M, N, K, batch;
+    float alpha, beta;
+    clgm_buf *A, *B, *C;
+    size_t aoff, boff, coff, sa, sb, sc;
+    int lda, ldb, ldc;
+} gemm_args;
+
+/* ---- argument checks ---- */
+
+/* Highest float index + 1 a (rows x cols, row stride ld) matrix batch touches. */
+static uint64_t extent(size_t off, size_t stride, int batch, int rows, int cols, int ld)
+{
+    if (rows == 0 || cols == 0 || batch == 0) return off;
+    return (uint64_t)off + (uint64_t)(batch - 1) * stride +
+           (uint64_t)(rows - 1) * (uint64_t)ld + (uint64_t)cols;
+}
+
+static clgm_status check_matrix(clgm_ctx *ctx, const char *name, clgm_buf *buf,
+                                size_t off, size_t stride, int batch, int rows,
+                                int cols, int ld)
+{
+    if (!buf) return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "gemm: buffer %s is NULL", name);
+    if (ld < cols)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE,
+                         "gemm: ld%s = %d is smaller than the %d columns %s has as stored "
+                         "(row-major %dx%d)", name, ld, cols, name, rows, cols);
+    uint64_t end = extent(off, stride, batch, rows, cols, ld);
+    if (end > (uint64_t)INT32_MAX)
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                         "gemm: %s reaches float index %llu, beyond the 2^31 limit of the "
+                         "kernels", name, (unsigned long long)end);
+    if (end * sizeof(float) > buf->bytes)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE,
+                         "gemm: %s (%dx%d, ld %d, offset %zu, stride %zu, batch %d) needs "
+                         "%llu floats but its buffer holds %zu", name, rows, cols, ld, off,
+                         stride, batch, (unsigned long long)end, buf->bytes / sizeof(float));
+    return CLGM_OK;
+}
+
+static clgm_status check_args(clgm_ctx *ctx, const gemm_args *g)
+{
+    if (g->M < 0 || g->N < 0 || g->K < 0 || g->batch < 0)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "gemm: negative size M=%d N=%d K=%d batch=%d",
+                         g->M, g->N, g->K, g->batch);
+    if (g->batch > 1 && g->sc == 0 && g->M > 0 && g->N > 0)
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                         "gemm: stride_c 0 with batch %d would make the products overwrite "
+                         "each other", g->batch);
+    /* As stored: A is MxK (or KxM transposed), B KxN (or NxK), C MxN. */
+    CLGM_TRY(check_matrix(ctx, "A", g->A, g->aoff, g->sa, g->batch, g->ta ? g->K : g->M,
+                          g->ta ? g->M : g->K, g->lda));
+    CLGM_TRY(check_matrix(ctx, "B", g->B, g->boff, g->sb, g->batch, g->tb ? g->N : g->K,
+                          g->tb ? g->K : g->N, g->ldb));
+    return check_matrix(ctx, "C", g->C, g->coff, g->sc, g->batch, g->M, g->N, g->ldc);
+}
+
+/* ---- own kernels ---- */
+
+static clgm_status launch_naive(clgm_ctx *ctx, const char *options, const gemm_args *g)
+{
+    size_t gl[3] = {(size_t)g->N, (size_t)g->M, (size_t)g->batch}, l[3] = {16, 16, 1};
+    if (g->N < 16) l[0] = (size_t)g->N;
+    if (g->M < 16) l[1] = (size_t)g->M;
+    return clgm_launch(ctx, "gemm", options, "gemm_naive", 3, gl, l, "iiiiifbiiibiiifbiii",
+                       g->ta, g->tb, g->M, g->N, g->K, (double)g->alpha, g->A, (int)g->aoff,
+                       g->lda, (int)g->sa, g->B, (int)g->boff, g->ldb, (int)g->sb,
+                       (double)g->beta, g->C, (int)g->coff, g->ldc, (int)g->sc);
+}
+
+static size_t min_size(int a, int b)
+{
+    return (size_t)(a < b ? a : b);
+}
+
+/* One launch of the register-blocked kernel for the case; edge tiles are
+ * handled inside it (see cl/gemm.cl). Products narrower than the vector
+ * width along the vectorized dimension go to gemm_naive. */
+static clgm_status launch_own(clgm_ctx *ctx, const gemm_params *p, const gemm_args *g)
+{
+    char options[160];
+    gemm_build_options(p, options, sizeof options);
+    const char *opt = options[0] ? options : NULL;
+
+    const char *kernel;
+    int tile_rows, tile_cols, vector_ok;
+    if (!g->tb) {        /* NN, TN: vectors along N */
+        kernel = g->ta ? "gemm_tn" : "gemm_nn";
+        tile_rows = p->tm;
+        tile_cols = p->vw;
+        vector_ok = g->N >= p->vw;
+    } else if (g->ta) {  /* TT: vectors along M */
+        kernel = "gemm_tt";
+        tile_rows = p->vw;
+        tile_cols = p->tm;
+        vector_ok = g->M >= p->vw;
+    } else {             /* NT: vectors along K, any M and N */
+        kernel = "gemm_nt";
+        tile_rows = p->dr;
+        tile_cols = p->dc;
+        vector_ok = 1;
+    }
+    if (!vector_ok) return launch_naive(ctx, opt, g);
+    int tx = (g->N + tile_cols - 1) / tile_cols, ty = (g->M + tile_rows - 1) / tile_rows;
+    size_t gl[3] = {(size_t)tx, (size_t)ty, (size_t)g->batch};
+    size_t l[3] = {min_size(p->lx, tx), min_size(p->ly, ty), 1};
+    return clgm_launch(ctx, "gemm", opt, kernel, 3, gl, l, "iiifbiiibiiifbiii", g->M, g->N,
+                       g->K, (double)g->alpha, g->A, (int)g->aoff, g->lda, (int)g->sa, g->B,
+                       (int)g->boff, g->ldb, (int)g->sb, (double)g->beta, g->C,
+                       (int)g->coff, g->ldc, (int)g->sc);
+}
+
+/* ---- CLBlast ---- */
+
+static const char *clblast_status_name(CLBlastStatusCode c)
+{
+    switch (c) {
+    case CLBlastOpenCLCompilerNotAvailable: return "OpenCLCompilerNotAvailable";
+    case CLBlastTempBufferAllocFailure: return "TempBufferAllocFailure";
+    case CLBlastOpenCLOutOfResources: return "OpenCLOutOfResources";
+    case CLBlastOpenCLOutOfHostMemory: return "OpenCLOutOfHostMemory";
+    case CLBlastOpenCLBuildProgramFailure: return "OpenCLBuildProgramFailure";
+    case CLBlastInvalidValue: return "InvalidValue";
+    case CLBlastInvalidCommandQueue: return "InvalidCommandQueue";
+    case CLBlastInvalidMemObject: return "InvalidMemObject";
+    case CLBlastInvalidLocalThreadsTotal: return "InvalidLocalThreadsTotal";
+    case CLBlastInvalidLocalThreadsDim: return "InvalidLocalThreadsDim";
+    case CLBlastInvalidBufferSize: return "InvalidBufferSize";
+    case CLBlastNotImplemented: return "NotImplemented";
+    case CLBlastInvalidDimension: return "InvalidDimension";
+    case CLBlastInvalidLeadDimA: return "InvalidLeadDimA";
+    case CLBlastInvalidLeadDimB: return "InvalidLeadDimB";
+    case CLBlastInvalidLeadDimC: return "InvalidLeadDimC";
+    case CLBlastInsufficientMemoryA: return "InsufficientMemoryA";
+    case CLBlastInsufficientMemoryB: return "InsufficientMemoryB";
+    case CLBlastInsufficientMemoryC: return "InsufficientMemoryC";
+    case CLBlastInsufficientMemoryTemp: return "InsufficientMemoryTemp";
+    case CLBlastInvalidBatchCount: return "InvalidBatchCount";
+    case CLBlastInvalidLocalMemUsage: return "InvalidLocalMemUsage";
+    case CLBlastDatabaseError: return "DatabaseError";
+    case CLBlastUnknownError: return "UnknownError";
+    case CLBlastUnexpectedError: return "UnexpectedError";
+    default: return "unlisted status";
+    }
+}
+
+static clgm_status clblast_fail(clgm_ctx *ctx, CLBlastStatusCode c, const char *call,
+                                const gemm_args *g)
+{
+    clgm_status st = CLGM_ERR_OPENCL;
+    switch (c) {
+    case CLBlastTempBufferAllocFailure: case CLBlastOpenCLOutOfResources:
+    case CLBlastOpenCLOutOfHostMemory: case CLBlastInsufficientMemoryTemp:
+        st = CLGM_ERR_OUT_OF_MEMORY; break;
+    case CLBlastOpenCLCompilerNotAvailable: case CLBlastOpenCLBuildProgramFailure:
+        st = CLGM_ERR_BUILD; break;
+    case CLBlastInvalidDimension: case CLBlastInvalidLeadDimA: case CLBlastInvalidLeadDimB:
+    case CLBlastInvalidLeadDimC: case CLBlastInsufficientMemoryA:
+    case CLBlastInsufficientMemoryB: case CLBlastInsufficientMemoryC:
+        st = CLGM_ERR_SHAPE; break;
+    default: break;
+    }
+    return clgm_fail(ctx, st,
+                     "gemm: %s failed with CLBlast status %d (%s) for %c%c M=%d N=%d K=%d "
+                     "batch=%d lda=%d ldb=%d ldc=%d on %s (CLGM_GEMM=own avoids CLBlast)",
+                     call, (int)c, clblast_status_name(c), g->ta ? 'T' : 'N',
+                     g->tb ? 'T' : 'N', g->M, g->N, g->K, g->batch, g->lda, g->ldb, g->ldc,
+                     ctx->info.name);
+}
+
+static clgm_status launch_clblast(clgm_ctx *ctx, const gemm_args *g)
+{
+    const CLBlastLayout L = CLBlastLayoutRowMajor;
+    const CLBlastTranspose ta = g->ta ? CLBlastTransposeYes : CLBlastTransposeNo;
+    const CLBlastTranspose tb = g->tb ? CLBlastTransposeYes : CLBlastTransposeNo;
+    CLBlastStatusCode c;
+    if (g->batch > 1) {
+        c = CLBlastSgemmStridedBatched(L, ta, tb, (size_t)g->M, (size_t)g->N, (size_t)g->K,
+                                       g->alpha, g->A->mem, g->aoff, (size_t)g->lda, g->sa,
+                                       g->B->mem, g->boff, (size_t)g->ldb, g->sb, g->beta,
+                                       g->C->mem, g->coff, (size_t)g->ldc, g->sc,
+                                       (size_t)g->batch, &ctx->queue, NULL);
+        return c == CLBlastSuccess ? CLGM_OK
+                                   : clblast_fail(ctx, c, "CLBlastSgemmStridedBatched", g);
+    }
+    /* A temporary buffer from our pool instead of one CLBlast allocates and
+     * frees on every call. */
+    size_t temp_bytes = 0;
+    c = CLBlastSGemmTempBufferSize(L, ta, tb, (size_t)g->M, (size_t)g->N, (size_t)g->K,
+                                   g->aoff, (size_t)g->lda, g->boff, (size_t)g->ldb, g->coff,
+                                   (size_t)g->ldc, &ctx->queue, &temp_bytes);
+    if (c != CLBlastSuccess) return clblast_fail(ctx, c, "CLBlastSGemmTempBufferSize", g);
+    clgm_buf *temp = NULL;
+    if (temp_bytes) CLGM_TRY(clgm_buf_create(ctx, temp_bytes, &temp));
+    c = CLBlastSgemmWithTempBuffer(L, ta, tb, (size_t)g->M, (size_t)g->N, (size_t)g->K,
+                                   g->alpha, g->A->mem, g->aoff, (size_t)g->lda, g->B->mem,
+                                   g->boff, (size_t)g->ldb, g->beta, g->C->mem, g->coff,
+                                   (size_t)g->ldc, &ctx->queue, NULL,
+                                   temp ? temp->mem : NULL);
+    if (temp) clgm_buf_release(ctx, temp); /* in-order queue: safe to reuse after */
+    return c == CLBlastSuccess ? CLGM_OK : clblast_fail(ctx, c, "CLBlastSgemm", g);
+}
+
+/* ---- entry points ---- */
 
 clgm_status op_gemm_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N,
                             int K, float alpha, clgm_buf *A, size_t aoff, int lda,
@@ -8,13 +221,27 @@ clgm_status op_gemm_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int 
                             size_t stride_b, float beta, clgm_buf *C, size_t coff,
                             int ldc, size_t stride_c, int batch)
 {
-    if (M < 0 || N < 0 || K < 0 || batch < 0)
-        return clgm_fail(ctx, CLGM_ERR_SHAPE, "gemm: negative size %dx%dx%d batch %d", M, N, K, batch);
-    size_t g[3] = {(size_t)N, (size_t)M, (size_t)batch}, l[3] = {16, 16, 1};
-    return clgm_launch(ctx, "gemm", NULL, "gemm_naive", 3, g, l, "iiiiifbiiibiiifbiii",
-                       (int)ta, (int)tb, M, N, K, (double)alpha, A, (int)aoff, lda,
-                       (int)stride_a, B, (int)boff, ldb, (int)stride_b, (double)beta,
-                       C, (int)coff, ldc, (int)stride_c);
+    gemm_args g = {(int)ta, (int)tb, M, N, K, batch, alpha, beta, A, B, C,
+                   aoff, boff, coff, stride_a, stride_b, stride_c, lda, ldb, ldc};
+    CLGM_TRY(check_args(ctx, &g));
+    if (M == 0 || N == 0 || batch == 0) return CLGM_OK;
+
+    gemm_params p;
+    CLGM_TRY(gemm_params_get(ctx, &p));
+    gemm_backend b;
+    CLGM_TRY(gemm_backend_forced(ctx, &b));
+    if (b == GEMM_AUTO) b = gemm_backend_choose(&p, g.ta, g.tb, M, N, K, batch);
+    if (b == GEMM_CLBLAST && K == 0) b = GEMM_NAIVE; /* CLBlast rejects K = 0 */
+
+    switch (b) {
+    case GEMM_CLBLAST: return launch_clblast(ctx, &g);
+    case GEMM_NAIVE: {
+        char options[160];
+        gemm_build_options(&p, options, sizeof options);
+        return launch_naive(ctx, options[0] ? options : NULL, &g);
+    }
+    default: return launch_own(ctx, &p, &g);
+    }
 }
 
 clgm_status op_gemm(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N, int K,

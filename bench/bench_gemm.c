@@ -1,0 +1,334 @@
+/* GEMM throughput of every backend (naive, own, CLBlast) side by side, in
+ * one process, for the shapes the models multiply.
+ *
+ *   bench_gemm [--json FILE] [--reps N] [--backends own,clblast,naive]
+ *              [--filter SUBSTRING] [--best] [--compare "P1;P2;..."]
+ *
+ * Per shape and backend: one warm-up call (kernel builds, CLBlast's own
+ * compilation) is excluded, then each repetition times enough back-to-back
+ * calls to last ~30 ms, ending with one clgm_finish; the median repetition
+ * is reported (--best: the fastest one, which filters out other load on a
+ * shared machine; the JSON file carries both). Results are also checked
+ * against the naive backend's output (max |diff| / max |C|) so a fast wrong
+ * kernel cannot pass unnoticed. --compare times the own backend under
+ * several CLGM_GEMM_PARAMS sets, interleaved (a tuning aid).
+ * Nothing here asserts a timing. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ops/gemm_tune.h"
+#include "ops/ops.h"
+
+typedef struct shape {
+    const char *name;
+    op_trans ta, tb;
+    int M, N, K, batch;
+} shape;
+
+/* Batch 64 throughout. Dense y = x W^T is NT (M=batch, N=out, K=in); its
+ * backward dx = dy W is NN (64 x in x out) and dW = dy^T x is TN
+ * (out x in x 64). Conv through im2col: W (OC x C*16) times the columns
+ * (C*16 x N*OH*OW) is NN; dW is NT; dcols = W^T dy is TN. */
+static const shape shapes[] = {
+    {"mlp G fc1 fwd 100->256", OP_N, OP_T, 64, 256, 100, 1},
+    {"mlp G fc1 dW", OP_T, OP_N, 256, 100, 64, 1},
+    {"mlp G fc2 fwd 256->512", OP_N, OP_T, 64, 512, 256, 1},
+    {"mlp G fc2 dx", OP_N, OP_N, 64, 256, 512, 1},
+    {"mlp G fc2 dW", OP_T, OP_N, 512, 256, 64, 1},
+    {"mlp G fc3 fwd 512->1024", OP_N, OP_T, 64, 1024, 512, 1},
+    {"mlp G fc3 dx", OP_N, OP_N, 64, 512, 1024, 1},
+    {"mlp G fc3 dW", OP_T, OP_N, 1024, 512, 64, 1},
+    {"mlp G fc4 fwd 1024->784", OP_N, OP_T, 64, 784, 1024, 1},
+    {"mlp G fc4 dx", OP_N, OP_N, 64, 1024, 784, 1},
+    {"mlp G fc4 dW", OP_T, OP_N, 784, 1024, 64, 1},
+    {"mlp D fc1 fwd 784->1024", OP_N, OP_T, 64, 1024, 784, 1},
+    {"mlp D fc1 dx", OP_N, OP_N, 64, 784, 1024, 1},
+    {"mlp D fc1 dW", OP_T, OP_N, 1024, 784, 64, 1},
+    {"dcgan D conv1 fwd", OP_N, OP_N, 64, 64 * 196, 16, 1},
+    {"dcgan D conv1 dW", OP_N, OP_T, 64, 16, 64 * 196, 1},
+    {"dcgan D conv2 fwd", OP_N, OP_N, 128, 64 * 49, 64 * 16, 1},
+    {"dcgan D conv2 dW", OP_N, OP_T, 128, 64 * 16, 64 * 49, 1},
+    {"dcgan D conv2 dcols", OP_T, OP_N, 64 * 16, 64 * 49, 128, 1},
+    {"dcgan D conv2 fwd per-image", OP_N, OP_N, 128, 49, 64 * 16, 64},
+    {"dcgan G convT1 cols", OP_T, OP_N, 64 * 16, 64 * 49, 128, 1},
+    {"dcgan G linear 100->6272", OP_N, OP_T, 64, 6272, 100, 1},
+    {"dcgan G linear dW", OP_T, OP_N, 6272, 100, 64, 1},
+    {"dcgan D linear 6272->1", OP_N, OP_T, 64, 1, 6272, 1},
+    {"dcgan D linear dx", OP_N, OP_N, 64, 6272, 1, 1},
+    {"square TT 512", OP_T, OP_T, 512, 512, 512, 1},
+};
+enum { N_SHAPES = sizeof shapes / sizeof *shapes };
+
+static const char *backend_names[] = {"naive", "own", "clblast"};
+enum { N_BACKENDS = 3 };
+
+typedef struct result {
+    double gflops[N_BACKENDS]; /* median; < 0: not run or failed */
+    double best[N_BACKENDS];   /* fastest repetition */
+    double err[N_BACKENDS];    /* vs naive, relative to max |C| */
+} result;
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static clgm_status run_once(clgm_ctx *ctx, const shape *s, clgm_buf *A, clgm_buf *B,
+                            clgm_buf *C)
+{
+    int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
+    size_t sa = (size_t)s->M * s->K, sb = (size_t)s->K * s->N, sc = (size_t)s->M * s->N;
+    return op_gemm_batched(ctx, s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, 0, lda, sa, B, 0,
+                           ldb, sb, 0.0f, C, 0, s->N, sc, s->batch);
+}
+
+/* Warm-up call (excluded), then the number of back-to-back calls that takes
+ * ~30 ms; 0 with the error printed when the call fails. */
+static int warm_up(clgm_ctx *ctx, const shape *s, clgm_buf *A, clgm_buf *B, clgm_buf *C)
+{
+    if (run_once(ctx, s, A, B, C) != CLGM_OK || clgm_finish(ctx) != CLGM_OK) {
+        fprintf(stderr, "  %s: %s\n", getenv("CLGM_GEMM"), clgm_last_error(ctx));
+        return 0;
+    }
+    double t0 = now_ms();
+    run_once(ctx, s, A, B, C);
+    clgm_finish(ctx);
+    double one = now_ms() - t0;
+    int inner = one > 0 ? (int)(30.0 / one) : 100;
+    return inner < 1 ? 1 : inner > 1000 ? 1000 : inner;
+}
+
+/* GFLOPS of one repetition of `inner` calls. */
+static double time_rep(clgm_ctx *ctx, const shape *s, clgm_buf *A, clgm_buf *B,
+                       clgm_buf *C, int inner)
+{
+    double t0 = now_ms();
+    for (int i = 0; i < inner; i++) run_once(ctx, s, A, B, C);
+    clgm_finish(ctx);
+    double ms = (now_ms() - t0) / inner;
+    return 2.0 * s->M * s->N * (double)s->K * s->batch / (ms * 1e-3) * 1e-9;
+}
+
+/* Median GFLOPS over reps (and the best in *best), or -1 on failure. */
+static double time_backend(clgm_ctx *ctx, const shape *s, clgm_buf *A, clgm_buf *B,
+                           clgm_buf *C, int reps, double *best)
+{
+    int inner = warm_up(ctx, s, A, B, C);
+    if (!inner) return -1;
+    double *g = malloc((size_t)reps * sizeof *g);
+    for (int r = 0; r < reps; r++) g[r] = time_rep(ctx, s, A, B, C, inner);
+    qsort(g, (size_t)reps, sizeof *g, cmp_double);
+    double med = g[reps / 2];
+    *best = g[reps - 1];
+    free(g);
+    return med;
+}
+
+/* --compare "P1;P2;...": the own backend under each CLGM_GEMM_PARAMS set,
+ * repetitions interleaved so that load from other processes hits every set
+ * alike; prints the best repetition of each (a tuning aid). */
+static void compare_params(clgm_ctx *ctx, const char *list, int reps, const char *filter)
+{
+    enum { MAX_SETS = 16 };
+    char buf[1024], *sets[MAX_SETS], *save = NULL;
+    int n = 0;
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *t = strtok_r(buf, ";", &save); t && n < MAX_SETS; t = strtok_r(NULL, ";", &save))
+        sets[n++] = t;
+    for (int c = 0; c < n; c++) printf("set %d: %s\n", c, sets[c]);
+    printf("%-30s %2s %6s %6s %6s %3s", "shape", "op", "M", "N", "K", "bat");
+    for (int c = 0; c < n; c++) printf("  set %-3d", c);
+    printf("\n");
+    setenv("CLGM_GEMM", "own", 1);
+    for (int si = 0; si < N_SHAPES; si++) {
+        const shape *s = &shapes[si];
+        if (filter && !strstr(s->name, filter)) continue;
+        size_t na = (size_t)s->M * s->K * s->batch, nb = (size_t)s->K * s->N * s->batch;
+        size_t nc = (size_t)s->M * s->N * s->batch;
+        clgm_buf *A, *B, *C;
+        if (clgm_buf_create(ctx, na * sizeof(float), &A) ||
+            clgm_buf_create(ctx, nb * sizeof(float), &B) ||
+            clgm_buf_create(ctx, nc * sizeof(float), &C)) {
+            fprintf(stderr, "bench_gemm: %s\n", clgm_last_error(ctx));
+            exit(1);
+        }
+        op_fill(ctx, A, 0, na, 0.5f);
+        op_fill(ctx, B, 0, nb, 0.25f);
+        int inner[MAX_SETS];
+        double best[MAX_SETS];
+        for (int c = 0; c < n; c++) {
+            setenv("CLGM_GEMM_PARAMS", sets[c], 1);
+            inner[c] = warm_up(ctx, s, A, B, C);
+            best[c] = -1;
+        }
+        for (int r = 0; r < reps; r++)
+            for (int c = 0; c < n; c++) {
+                if (!inner[c]) continue;
+                setenv("CLGM_GEMM_PARAMS", sets[c], 1);
+                double g = time_rep(ctx, s, A, B, C, inner[c]);
+                if (g > best[c]) best[c] = g;
+            }
+        printf("%-30s %c%c %6d %6d %6d %3d", s->name, s->ta ? 'T' : 'N', s->tb ? 'T' : 'N',
+               s->M, s->N, s->K, s->batch);
+        for (int c = 0; c < n; c++) printf(" %8.2f", best[c]);
+        printf("\n");
+        fflush(stdout);
+        clgm_buf_release(ctx, A);
+        clgm_buf_release(ctx, B);
+        clgm_buf_release(ctx, C);
+    }
+    unsetenv("CLGM_GEMM");
+    unsetenv("CLGM_GEMM_PARAMS");
+}
+
+int main(int argc, char **argv)
+{
+    const char *json = NULL, *filter = NULL, *backends = "naive,own,clblast";
+    const char *compare = NULL;
+    int reps = 5, show_best = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--json") && i + 1 < argc) json = argv[++i];
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--backends") && i + 1 < argc) backends = argv[++i];
+        else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
+        else if (!strcmp(argv[i], "--best")) show_best = 1;
+        else if (!strcmp(argv[i], "--compare") && i + 1 < argc) compare = argv[++i];
+        else {
+            fprintf(stderr, "usage: %s [--json FILE] [--reps N] [--backends naive,own,clblast] "
+                            "[--filter SUBSTRING] [--best] [--compare \"P1;P2;...\"]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    if (reps < 1) reps = 1;
+
+    clgm_ctx *ctx = NULL;
+    char err[4096];
+    clgm_status st = clgm_ctx_create(&ctx, NULL, err, sizeof err);
+    if (st == CLGM_ERR_NO_PLATFORM) { fprintf(stderr, "SKIP: %s\n", err); return 77; }
+    if (st != CLGM_OK) { fprintf(stderr, "bench_gemm: %s\n", err); return 1; }
+    gemm_params p;
+    if (gemm_params_get(ctx, &p) != CLGM_OK) {
+        fprintf(stderr, "bench_gemm: %s\n", clgm_last_error(ctx));
+        return 1;
+    }
+    const clgm_device_info *dev = clgm_ctx_device(ctx);
+    printf("device: %s (%s)\nown tiles: tm=%d vw=%d dr=%d dc=%d dk=%d lx=%d ly=%d; "
+           "default backend %s\n", dev->name, dev->platform_version, p.tm, p.vw, p.dr,
+           p.dc, p.dk, p.lx, p.ly, gemm_backend_name(p.backend));
+    if (compare) {
+        compare_params(ctx, compare, reps, filter);
+        clgm_ctx_destroy(ctx);
+        return 0;
+    }
+    printf("%-30s %2s %6s %6s %6s %3s %8s %8s %8s %8s %9s\n", "shape", "op", "M", "N", "K",
+           "bat", "naive", "own", "clblast", "own/clb", "own err");
+
+    result res[N_SHAPES];
+    for (int si = 0; si < N_SHAPES; si++) {
+        const shape *s = &shapes[si];
+        for (int b = 0; b < N_BACKENDS; b++)
+            res[si].gflops[b] = res[si].best[b] = res[si].err[b] = -1;
+        if (filter && !strstr(s->name, filter)) continue;
+        size_t na = (size_t)s->M * s->K * s->batch, nb = (size_t)s->K * s->N * s->batch;
+        size_t nc = (size_t)s->M * s->N * s->batch;
+        float *h = malloc((na > nb ? na : nb) * sizeof *h);
+        float *ref = malloc(nc * sizeof *ref), *got = malloc(nc * sizeof *got);
+        clgm_buf *A, *B, *C;
+        if (clgm_buf_create(ctx, na * sizeof(float), &A) ||
+            clgm_buf_create(ctx, nb * sizeof(float), &B) ||
+            clgm_buf_create(ctx, nc * sizeof(float), &C)) {
+            fprintf(stderr, "bench_gemm: %s\n", clgm_last_error(ctx));
+            return 1;
+        }
+        uint64_t seed = 7 + (uint64_t)si;
+        for (size_t i = 0; i < na; i++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            h[i] = (float)((double)(seed >> 40) / 16777216.0 - 0.5);
+        }
+        clgm_buf_write(ctx, A, 0, na * sizeof(float), h);
+        for (size_t i = 0; i < nb; i++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            h[i] = (float)((double)(seed >> 40) / 16777216.0 - 0.5);
+        }
+        clgm_buf_write(ctx, B, 0, nb * sizeof(float), h);
+        int have_ref = 0;
+        for (int b = 0; b < N_BACKENDS; b++) {
+            if (!strstr(backends, backend_names[b])) continue;
+            setenv("CLGM_GEMM", backend_names[b], 1);
+            res[si].gflops[b] = time_backend(ctx, s, A, B, C, reps, &res[si].best[b]);
+            if (res[si].gflops[b] < 0) continue;
+            clgm_buf_read(ctx, C, 0, nc * sizeof(float), b == 0 ? ref : got);
+            if (b == 0) { have_ref = 1; res[si].err[0] = 0; continue; }
+            if (!have_ref) continue;
+            double maxd = 0, maxc = 0;
+            for (size_t i = 0; i < nc; i++) {
+                double d = fabs((double)got[i] - ref[i]);
+                if (!(d <= maxd)) maxd = d; /* NaN sticks */
+                if (fabs(ref[i]) > maxc) maxc = fabs(ref[i]);
+            }
+            res[si].err[b] = maxc > 0 ? maxd / maxc : maxd;
+        }
+        unsetenv("CLGM_GEMM");
+        const double *g = show_best ? res[si].best : res[si].gflops;
+        char col[N_BACKENDS][16], ratio[16] = "-", e[16] = "-";
+        for (int b = 0; b < N_BACKENDS; b++) {
+            if (g[b] < 0) snprintf(col[b], sizeof col[b], "-");
+            else snprintf(col[b], sizeof col[b], "%.2f", g[b]);
+        }
+        if (g[1] > 0 && g[2] > 0) snprintf(ratio, sizeof ratio, "%.2f", g[1] / g[2]);
+        if (res[si].err[1] >= 0) snprintf(e, sizeof e, "%.1e", res[si].err[1]);
+        printf("%-30s %c%c %6d %6d %6d %3d %8s %8s %8s %8s %9s\n", s->name,
+               s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->M, s->N, s->K, s->batch, col[0],
+               col[1], col[2], ratio, e);
+        fflush(stdout);
+        clgm_buf_release(ctx, A);
+        clgm_buf_release(ctx, B);
+        clgm_buf_release(ctx, C);
+        free(h); free(ref); free(got);
+    }
+
+    if (json) {
+        FILE *f = fopen(json, "w");
+        if (!f) { fprintf(stderr, "bench_gemm: cannot write %s\n", json); return 1; }
+        fprintf(f, "{\"device\": \"%s\", \"platform\": \"%s\", \"reps\": %d,\n"
+                   " \"own_params\": {\"tm\": %d, \"vw\": %d, \"dr\": %d, \"dc\": %d, "
+                   "\"dk\": %d, \"lx\": %d, \"ly\": %d},\n \"results\": [",
+                dev->name, dev->platform_version, reps, p.tm, p.vw, p.dr, p.dc, p.dk, p.lx,
+                p.ly);
+        int first = 1;
+        for (int si = 0; si < N_SHAPES; si++) {
+            const shape *s = &shapes[si];
+            if (filter && !strstr(s->name, filter)) continue;
+            fprintf(f, "%s\n  {\"shape\": \"%s\", \"op\": \"%c%c\", \"M\": %d, \"N\": %d, "
+                       "\"K\": %d, \"batch\": %d", first ? "" : ",", s->name,
+                    s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->M, s->N, s->K, s->batch);
+            for (int b = 0; b < N_BACKENDS; b++) {
+                if (res[si].gflops[b] < 0) fprintf(f, ", \"%s_gflops\": null", backend_names[b]);
+                else fprintf(f, ", \"%s_gflops\": %.3f, \"%s_best_gflops\": %.3f",
+                             backend_names[b], res[si].gflops[b], backend_names[b],
+                             res[si].best[b]);
+            }
+            if (res[si].gflops[1] > 0 && res[si].gflops[2] > 0)
+                fprintf(f, ", \"own_over_clblast\": %.3f", res[si].gflops[1] / res[si].gflops[2]);
+            fprintf(f, "}");
+            first = 0;
+        }
+        fprintf(f, "\n]}\n");
+        fclose(f);
+        printf("wrote %s\n", json);
+    }
+    clgm_ctx_destroy(ctx);
+    return 0;
+}

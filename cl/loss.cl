@@ -1,0 +1,144 @@
+// Losses and the VAE's Gaussian pieces. Each loss kernel runs a fixed number
+// of work-groups (chosen from n alone by the host); every work-item walks a
+// fixed strided slice, writes the gradient of its elements and adds their
+// losses; the group's fixed-order tree gives partial[group], and loss_finish
+// adds the partials in order: the loss is bit-identical run to run.
+// has_target 0 uses tconst; write_dx 0 leaves dx (then a dummy) untouched.
+
+#ifndef RED_WG
+#define RED_WG 256
+#endif
+
+// partial[group] = sum of acc over the work-group (fixed order).
+void group_partial(__local float *buf, float acc, __global float *partial)
+{
+    int lid = get_local_id(0);
+    buf[lid] = acc;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = RED_WG / 2; s > 0; s >>= 1) {
+        if (lid < s) buf[lid] += buf[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) partial[get_group_id(0)] = buf[0];
+}
+
+// loss[loff] = scale * sum of partial[0..np), np <= RED_WG; one work-group.
+__kernel __attribute__((reqd_work_group_size(RED_WG, 1, 1)))
+void loss_finish(__global const float *partial, int np, float scale,
+                 __global float *loss, int loff)
+{
+    __local float buf[RED_WG];
+    int lid = get_local_id(0);
+    buf[lid] = lid < np ? partial[lid] : 0.0f;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = RED_WG / 2; s > 0; s >>= 1) {
+        if (lid < s) buf[lid] += buf[lid + s];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) loss[loff] = scale * buf[0];
+}
+
+// max(v,0) - v t + log1p(e^-|v|); d/dv = sigmoid(v) - t. Only e^-|v| <= 1 is
+// ever formed, so nothing overflows at any |v|.
+__kernel __attribute__((reqd_work_group_size(RED_WG, 1, 1)))
+void bce_logits(__global const float *x, int xoff, __global const float *target,
+                int toff, int has_target, float tconst, int n, float scale,
+                __global float *partial, __global float *dx, int dxoff, int write_dx)
+{
+    __local float buf[RED_WG];
+    float acc = 0.0f;
+    for (int i = get_global_id(0); i < n; i += get_global_size(0)) {
+        float v = x[xoff + i];
+        float t = has_target ? target[toff + i] : tconst;
+        float e = exp(-fabs(v));
+        acc += fmax(v, 0.0f) - v * t + log1p(e);
+        if (write_dx) {
+            float sig = v >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+            dx[dxoff + i] = scale * (sig - t);
+        }
+    }
+    group_partial(buf, acc, partial);
+}
+
+// (v - t)^2; d/dv = 2 (v - t).
+__kernel __attribute__((reqd_work_group_size(RED_WG, 1, 1)))
+void sq_error(__global const float *x, int xoff, __global const float *target,
+              int toff, int has_target, float tconst, int n, float scale,
+              __global float *partial, __global float *dx, int dxoff, int write_dx)
+{
+    __local float buf[RED_WG];
+    float acc = 0.0f;
+    for (int i = get_global_id(0); i < n; i += get_global_size(0)) {
+        float d = x[xoff + i] - (has_target ? target[toff + i] : tconst);
+        acc += d * d;
+        if (write_dx) dx[dxoff + i] = 2.0f * scale * d;
+    }
+    group_partial(buf, acc, partial);
+}
+
+// u = margin + sign v; use_relu ? max(u,0) : u. relu'(0) = 0 as PyTorch.
+__kernel __attribute__((reqd_work_group_size(RED_WG, 1, 1)))
+void hinge(__global const float *x, int xoff, float sign, float margin,
+           int use_relu, int n, float scale, __global float *partial,
+           __global float *dx, int dxoff, int write_dx)
+{
+    __local float buf[RED_WG];
+    float acc = 0.0f;
+    for (int i = get_global_id(0); i < n; i += get_global_size(0)) {
+        float u = margin + sign * x[xoff + i];
+        int active = !use_relu || u > 0.0f;
+        acc += active ? u : 0.0f;
+        if (write_dx) dx[dxoff + i] = active ? scale * sign : 0.0f;
+    }
+    group_partial(buf, acc, partial);
+}
+
+// h (B,2L) = [mu | logvar]. Per element KL = 0.5 (mu^2 + e^lv - 1 - lv);
+// dh += scale (mu, 0.5 (e^lv - 1)). expm1 keeps small logvar accurate.
+__kernel __attribute__((reqd_work_group_size(RED_WG, 1, 1)))
+void kl_normal(__global const float *h, int hoff, int L, int n, float scale,
+               __global float *partial, __global float *dh, int dhoff, int write_dh)
+{
+    __local float buf[RED_WG];
+    float acc = 0.0f;
+    for (int k = get_global_id(0); k < n; k += get_global_size(0)) {
+        int b = k / L;
+        int im = b * 2 * L + (k - b * L);   // mu; logvar is L further on
+        float mu = h[hoff + im], lv = h[hoff + im + L];
+        float em1 = expm1(lv);
+        acc += 0.5f * (mu * mu + (em1 - lv));
+        if (write_dh) {
+            dh[dhoff + im] += scale * mu;
+            dh[dhoff + im + L] += 0.5f * scale * em1;
+        }
+    }
+    group_partial(buf, acc, partial);
+}
+
+// z (B,L) = mu + eps * exp(logvar / 2)
+__kernel void reparam_forward(__global const float *h, int hoff,
+                              __global const float *eps, int eoff,
+                              __global float *z, int zoff, int L, int n)
+{
+    int k = get_global_id(0);
+    if (k >= n) return;
+    int b = k / L;
+    int im = b * 2 * L + (k - b * L);
+    z[zoff + k] = h[hoff + im] + eps[eoff + k] * exp(0.5f * h[hoff + im + L]);
+}
+
+// dh (B,2L) = (dz, dz eps exp(logvar/2) / 2), overwritten.
+__kernel void reparam_backward(__global const float *h, int hoff,
+                               __global const float *eps, int eoff,
+                               __global const float *dz, int dzoff,
+                               __global float *dh, int dhoff, int L, int n)
+{
+    int k = get_global_id(0);
+    if (k >= n) return;
+    int b = k / L;
+    int im = b * 2 * L + (k - b * L);
+    float g = dz[dzoff + k];
+    float s = exp(0.5f * h[hoff + im + L]);
+    dh[dhoff + im] = g;
+    dh[dhoff + im + L] = 0.5f * g * eps[eoff + k] * s;
+}

@@ -1,0 +1,121 @@
+/* Launchers for the activation and bias kernels in cl/act.cl. */
+#include <stdio.h>
+
+#include "device/device.h"
+#include "ops/ops.h"
+
+#define WG 256     /* elementwise work-group size */
+#define RED_WG 256 /* must match RED_WG in cl/act.cl */
+
+/* Kernels index with int: every index they form must stay below 2^31. */
+static clgm_status check_span(clgm_ctx *ctx, const char *op, size_t off, size_t n)
+{
+    if (n > (size_t)INT32_MAX || off > (size_t)INT32_MAX - n)
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                         "%s: offset %zu + %zu elements exceed the 2^31 index limit", op, off, n);
+    return CLGM_OK;
+}
+
+static const char *act_name(op_act act)
+{
+    switch (act) {
+    case OP_ACT_RELU: return "relu";
+    case OP_ACT_LEAKY_RELU: return "leaky_relu";
+    case OP_ACT_TANH: return "tanh";
+    case OP_ACT_SIGMOID: return "sigmoid";
+    }
+    return NULL;
+}
+
+static clgm_status check_act(clgm_ctx *ctx, op_act act, float slope, const char *op)
+{
+    if (!act_name(act))
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "%s: unknown activation %d", op, (int)act);
+    /* The backward reads sign(x) from sign(y), which needs slope > 0. */
+    if (act == OP_ACT_LEAKY_RELU && !(slope > 0.0f))
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                         "%s: leaky ReLU slope must be > 0 (got %g); use ReLU for 0", op,
+                         (double)slope);
+    return CLGM_OK;
+}
+
+clgm_status op_act_forward(clgm_ctx *ctx, op_act act, float slope, size_t n,
+                           clgm_buf *x, size_t xoff, clgm_buf *y, size_t yoff)
+{
+    CLGM_TRY(check_act(ctx, act, slope, "act_forward"));
+    CLGM_TRY(check_span(ctx, "act_forward", xoff, n));
+    CLGM_TRY(check_span(ctx, "act_forward", yoff, n));
+    char kname[32];
+    snprintf(kname, sizeof kname, "%s_forward", act_name(act));
+    size_t g = n, l = WG;
+    return clgm_launch(ctx, "act", NULL, kname, 1, &g, &l, "bibiif", x, (int)xoff, y,
+                       (int)yoff, (int)n, (double)slope);
+}
+
+clgm_status op_act_backward(clgm_ctx *ctx, op_act act, float slope, size_t n,
+                            clgm_buf *y, size_t yoff, clgm_buf *dy, size_t dyoff,
+                            clgm_buf *dx, size_t dxoff)
+{
+    CLGM_TRY(check_act(ctx, act, slope, "act_backward"));
+    CLGM_TRY(check_span(ctx, "act_backward", yoff, n));
+    CLGM_TRY(check_span(ctx, "act_backward", dyoff, n));
+    CLGM_TRY(check_span(ctx, "act_backward", dxoff, n));
+    char kname[32];
+    snprintf(kname, sizeof kname, "%s_backward", act_name(act));
+    size_t g = n, l = WG;
+    return clgm_launch(ctx, "act", NULL, kname, 1, &g, &l, "bibibiif", y, (int)yoff, dy,
+                       (int)dyoff, dx, (int)dxoff, (int)n, (double)slope);
+}
+
+/* The smallest power of two >= n, capped at cap (a power of two). */
+static size_t pow2_cover(size_t n, size_t cap)
+{
+    size_t p = 1;
+    while (p < n && p < cap) p <<= 1;
+    return p;
+}
+
+static clgm_status check_nchw(clgm_ctx *ctx, const char *op, int N, int C, int HW,
+                              size_t *total)
+{
+    if (N < 0 || C < 0 || HW < 0)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: negative shape N=%d C=%d HW=%d", op, N, C, HW);
+    *total = (size_t)N * (size_t)C * (size_t)HW;
+    return CLGM_OK;
+}
+
+clgm_status op_bias_add(clgm_ctx *ctx, int N, int C, int HW, clgm_buf *y,
+                        size_t yoff, clgm_buf *b, size_t boff)
+{
+    size_t total = 0;
+    CLGM_TRY(check_nchw(ctx, "bias_add", N, C, HW, &total));
+    if (total == 0) return CLGM_OK;
+    CLGM_TRY(check_span(ctx, "bias_add", yoff, total));
+    CLGM_TRY(check_span(ctx, "bias_add", boff, (size_t)C));
+    /* 3D range (HW, C, N), or (C, 1, N) for dense layers, so the kernel
+     * needs no integer division; dim 2 of the work-group at most 64 (NVIDIA) */
+    int cols = HW == 1;
+    size_t g[3] = {cols ? (size_t)C : (size_t)HW, cols ? 1 : (size_t)C, (size_t)N};
+    size_t l0 = pow2_cover(g[0], WG), l1 = pow2_cover(g[1], WG / l0), l2 = WG / (l0 * l1);
+    size_t l[3] = {l0, l1, l2 < 64 ? l2 : 64};
+    return clgm_launch(ctx, "act", NULL, "bias_add", 3, g, l, "bibiiiii", y, (int)yoff, b,
+                       (int)boff, N, C, HW, cols);
+}
+
+clgm_status op_bias_grad(clgm_ctx *ctx, int N, int C, int HW, clgm_buf *dy,
+                         size_t dyoff, clgm_buf *db, size_t dboff)
+{
+    size_t total = 0;
+    CLGM_TRY(check_nchw(ctx, "bias_grad", N, C, HW, &total));
+    if (C == 0) return CLGM_OK;
+    CLGM_TRY(check_span(ctx, "bias_grad", dyoff, total));
+    CLGM_TRY(check_span(ctx, "bias_grad", dboff, (size_t)C));
+    if (HW == 1) { /* dense: a column per work-item reads coalesced rows */
+        size_t g = (size_t)C, l = 64;
+        return clgm_launch(ctx, "act", NULL, "bias_grad_cols", 1, &g, &l, "bibiii", dy,
+                           (int)dyoff, db, (int)dboff, N, C);
+    }
+    size_t g = (size_t)C * RED_WG, l = RED_WG;
+    return clgm_launch(ctx, "act", NULL, "bias_grad_groups", 1, &g, &l, "bibiiiii", dy,
+                       (int)dyoff, db, (int)dboff, N, C, HW, (int)pow2_cover((size_t)HW, RED_WG));
+}

@@ -1,0 +1,277 @@
+/* Conv2d and ConvTranspose2d as im2col + one GEMM over the whole batch.
+ *
+ * Both are described by one "geometry": an image side (the Conv2d input, or
+ * the ConvTranspose2d output) of Ci channels and Hi x Wi pixels, a grid side
+ * (the Conv2d output, or the ConvTranspose2d input) of Co channels and
+ * Ho x Wo positions, and the kernel. A weight stored as (Co, Ci, KH, KW) is
+ * then the matrix Wm (Co, rows) with rows = Ci*KH*KW; this is PyTorch's
+ * Conv2d (OC, C, KH, KW) and ConvTranspose2d (C_in, OC, KH, KW) alike.
+ *
+ * Workspace (floats): col (rows, NP) followed by t (Co, NP), NP = N*Ho*Wo.
+ * col holds every image side by side (cl/conv.cl); t holds the grid-side
+ * tensor in GEMM layout (Co, N, Ho*Wo). Per direction, with "grid" the
+ * (N, Co, Ho, Wo) tensor and "image" the (N, Ci, Hi, Wi) one:
+ *   grid from image  (conv fwd, convT bwd dx): col = im2col(image);
+ *                    t = Wm col; grid = swap(t)
+ *   image from grid  (conv bwd dx, convT fwd): t = swap(grid); col = Wm^T t;
+ *                    image = col2im(col)
+ *   weight gradient  (both):                   dWm += t col^T
+ * so each is 3 launches whatever N is, and the weight gradient sums over the
+ * batch inside the GEMM's K loop (deterministic, no partial buffers). */
+#include "device/device.h"
+#include "ops/ops.h"
+
+typedef struct geom {
+    int N, Ci, Hi, Wi;      /* image side */
+    int Co, Ho, Wo;         /* grid side */
+    int KH, KW, stride, pad;
+} geom;
+
+static geom geom_of(const op_conv_shape *s, int transposed)
+{
+    geom g = {s->N, s->C, s->H, s->W, s->OC, s->OH, s->OW,
+              s->KH, s->KW, s->stride, s->pad};
+    if (transposed) {
+        g.Ci = s->OC; g.Hi = s->OH; g.Wi = s->OW;
+        g.Co = s->C;  g.Ho = s->H;  g.Wo = s->W;
+    }
+    return g;
+}
+
+static size_t geom_rows(const geom *g) { return (size_t)g->Ci * g->KH * g->KW; }
+static size_t geom_np(const geom *g) { return (size_t)g->N * g->Ho * g->Wo; }
+
+/* Work-group of 64: dim 0 covers up to 64 of the contiguous axis (a power of
+ * two >= n0 when that is smaller), dim 1 the rest, so tiny planes still fill
+ * the group. */
+static void local_for(size_t n0, size_t l[2])
+{
+    size_t a = 1;
+    while (a < n0 && a < 64) a <<= 1;
+    l[0] = a;
+    l[1] = 64 / a;
+}
+
+static const char *kind_name(int transposed) { return transposed ? "conv_transpose2d" : "conv2d"; }
+
+clgm_status op_conv_out_shape(clgm_ctx *ctx, op_conv_shape *s, int transposed)
+{
+    const char *op = kind_name(transposed);
+    if (s->N < 1 || s->C < 1 || s->H < 1 || s->W < 1 || s->OC < 1)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: input (N=%d, C=%d, H=%d, W=%d) and OC=%d must all be >= 1",
+                         op, s->N, s->C, s->H, s->W, s->OC);
+    if (s->KH < 1 || s->KW < 1 || s->stride < 1 || s->pad < 0)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: kernel %dx%d, stride %d, pad %d: need kernel >= 1, stride >= 1, pad >= 0",
+                         op, s->KH, s->KW, s->stride, s->pad);
+    long long oh, ow;
+    if (!transposed) {
+        if (s->out_pad != 0)
+            return clgm_fail(ctx, CLGM_ERR_SHAPE, "conv2d: out_pad is %d; it only exists for conv_transpose2d (set 0)",
+                             s->out_pad);
+        if (s->H + 2LL * s->pad < s->KH || s->W + 2LL * s->pad < s->KW)
+            return clgm_fail(ctx, CLGM_ERR_SHAPE, "conv2d: kernel %dx%d is larger than the padded input %lldx%lld (H=%d W=%d pad %d)",
+                             s->KH, s->KW, s->H + 2LL * s->pad, s->W + 2LL * s->pad, s->H, s->W, s->pad);
+        oh = (s->H + 2LL * s->pad - s->KH) / s->stride + 1;
+        ow = (s->W + 2LL * s->pad - s->KW) / s->stride + 1;
+    } else {
+        if (s->out_pad < 0 || s->out_pad >= s->stride)
+            return clgm_fail(ctx, CLGM_ERR_SHAPE, "conv_transpose2d: out_pad %d must be in [0, stride %d)",
+                             s->out_pad, s->stride);
+        oh = (s->H - 1LL) * s->stride - 2LL * s->pad + s->KH + s->out_pad;
+        ow = (s->W - 1LL) * s->stride - 2LL * s->pad + s->KW + s->out_pad;
+        if (oh < 1 || ow < 1)
+            return clgm_fail(ctx, CLGM_ERR_SHAPE, "conv_transpose2d: output %lldx%lld from input %dx%d, kernel %dx%d, stride %d, pad %d, out_pad %d is empty",
+                             oh, ow, s->H, s->W, s->KH, s->KW, s->stride, s->pad, s->out_pad);
+    }
+    if (oh > INT32_MAX || ow > INT32_MAX)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: output %lldx%lld too large", op, oh, ow);
+    s->OH = (int)oh;
+    s->OW = (int)ow;
+    /* Every index the kernels compute must fit in an int. */
+    double in = (double)s->N * s->C * s->H * s->W, out = (double)s->N * s->OC * oh * ow;
+    double wn = (double)s->OC * s->C * s->KH * s->KW;
+    geom g = geom_of(s, transposed);
+    double work = (double)geom_rows(&g) * (double)geom_np(&g) + (double)g.Co * (double)geom_np(&g);
+    if (in > INT32_MAX || out > INT32_MAX || wn > INT32_MAX || work > INT32_MAX)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: input %.0f, output %.0f, weight %.0f or workspace %.0f floats exceed 2^31",
+                         op, in, out, wn, work);
+    return CLGM_OK;
+}
+
+size_t op_conv_workspace(const op_conv_shape *s, int transposed)
+{
+    geom g = geom_of(s, transposed);
+    return geom_rows(&g) * geom_np(&g) + (size_t)g.Co * geom_np(&g);
+}
+
+/* The shape must be what op_conv_out_shape produces; buffers must hold it. */
+static clgm_status check_shape(clgm_ctx *ctx, const op_conv_shape *s, int transposed)
+{
+    op_conv_shape t = *s;
+    CLGM_TRY(op_conv_out_shape(ctx, &t, transposed));
+    if (t.OH != s->OH || t.OW != s->OW)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: output is given as %dx%d but the shape gives %dx%d (fill it with op_conv_out_shape)",
+                         kind_name(transposed), s->OH, s->OW, t.OH, t.OW);
+    return CLGM_OK;
+}
+
+static clgm_status check_buf(clgm_ctx *ctx, const char *op, const char *what,
+                             clgm_buf *b, size_t off, size_t n)
+{
+    if (!b)
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "%s: %s buffer is NULL", op, what);
+    if (off + n > INT32_MAX)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: %s ends at float %zu, beyond the 2^31 index limit", op, what, off + n);
+    if ((off + n) * sizeof(float) > clgm_buf_size(b))
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: %s needs floats [%zu, %zu) but its buffer holds %zu",
+                         op, what, off, off + n, clgm_buf_size(b) / sizeof(float));
+    return CLGM_OK;
+}
+
+/* ---- the three kernels of cl/conv.cl ---- */
+
+static clgm_status im2col(clgm_ctx *ctx, const geom *g, clgm_buf *img, size_t ioff,
+                          clgm_buf *col)
+{
+    size_t gl[2] = {geom_np(g), (size_t)g->Ci}, l[2];
+    local_for(gl[0], l);
+    return clgm_launch(ctx, "conv", NULL, "im2col", 2, gl, l, "biiiiiiiiiiibi", img,
+                       (int)ioff, g->N, g->Ci, g->Hi, g->Wi, g->KH, g->KW, g->stride,
+                       g->pad, g->Ho, g->Wo, col, 0);
+}
+
+static clgm_status col2im(clgm_ctx *ctx, const geom *g, clgm_buf *col, clgm_buf *img,
+                          size_t ioff)
+{
+    size_t gl[2] = {(size_t)g->Hi * g->Wi, (size_t)g->N * g->Ci}, l[2];
+    local_for(gl[0], l);
+    return clgm_launch(ctx, "conv", NULL, "col2im", 2, gl, l, "biiiiiiiiiiibi", col, 0,
+                       g->N, g->Ci, g->Hi, g->Wi, g->KH, g->KW, g->stride, g->pad,
+                       g->Ho, g->Wo, img, (int)ioff);
+}
+
+/* out (B, A, L) = in (A, B, L) */
+static clgm_status swap01(clgm_ctx *ctx, clgm_buf *in, size_t ioff, int A, int B,
+                          int L, clgm_buf *out, size_t ooff)
+{
+    size_t gl[2] = {(size_t)L, (size_t)A * B}, l[2];
+    local_for(gl[0], l);
+    return clgm_launch(ctx, "conv", NULL, "swap01", 2, gl, l, "biiiibi", in, (int)ioff,
+                       A, B, L, out, (int)ooff);
+}
+
+/* ---- the three directions (see the top comment) ---- */
+
+/* grid = swap(Wm col) with col already in the workspace. */
+static clgm_status grid_from_col(clgm_ctx *ctx, const geom *g, clgm_buf *w, size_t woff,
+                                 clgm_buf *grid, size_t goff, clgm_buf *work)
+{
+    int rows = (int)geom_rows(g), np = (int)geom_np(g), hw = g->Ho * g->Wo;
+    size_t toff = (size_t)rows * np;
+    CLGM_TRY(op_gemm(ctx, OP_N, OP_N, g->Co, np, rows, 1.0f, w, woff, rows, work, 0,
+                     np, 0.0f, work, toff, np));
+    return swap01(ctx, work, toff, g->Co, g->N, hw, grid, goff);
+}
+
+static clgm_status image_from_t(clgm_ctx *ctx, const geom *g, clgm_buf *w, size_t woff,
+                                clgm_buf *img, size_t ioff, clgm_buf *work)
+{
+    int rows = (int)geom_rows(g), np = (int)geom_np(g);
+    size_t toff = (size_t)rows * np;
+    CLGM_TRY(op_gemm(ctx, OP_T, OP_N, rows, np, g->Co, 1.0f, w, woff, rows, work, toff,
+                     np, 0.0f, work, 0, np));
+    return col2im(ctx, g, work, img, ioff);
+}
+
+/* dWm += t col^T with col and t already in the workspace. */
+static clgm_status weight_grad(clgm_ctx *ctx, const geom *g, clgm_buf *dw, size_t dwoff,
+                               clgm_buf *work)
+{
+    int rows = (int)geom_rows(g), np = (int)geom_np(g);
+    return op_gemm(ctx, OP_N, OP_T, g->Co, rows, np, 1.0f, work, (size_t)rows * np, np,
+                   work, 0, np, 1.0f, dw, dwoff, rows);
+}
+
+/* Validates everything a call touches. dx and dw may be NULL (skipped). */
+static clgm_status check_call(clgm_ctx *ctx, const op_conv_shape *s, int transposed,
+                              int forward, clgm_buf *x, size_t xoff, clgm_buf *w, size_t woff,
+                              clgm_buf *y, size_t yoff, const char *yname,
+                              clgm_buf *dx, size_t dxoff, clgm_buf *dw, size_t dwoff,
+                              clgm_buf *work)
+{
+    const char *op = kind_name(transposed);
+    CLGM_TRY(check_shape(ctx, s, transposed));
+    size_t nx = (size_t)s->N * s->C * s->H * s->W;
+    size_t ny = (size_t)s->N * s->OC * s->OH * s->OW;
+    size_t nw = (size_t)s->OC * s->C * s->KH * s->KW;
+    /* x is read by the forward and by the weight gradient only */
+    if (forward || dw) CLGM_TRY(check_buf(ctx, op, "x", x, xoff, nx));
+    CLGM_TRY(check_buf(ctx, op, "weight", w, woff, nw));
+    CLGM_TRY(check_buf(ctx, op, yname, y, yoff, ny));
+    if (dx) CLGM_TRY(check_buf(ctx, op, "dx", dx, dxoff, nx));
+    if (dw) CLGM_TRY(check_buf(ctx, op, "dw", dw, dwoff, nw));
+    CLGM_TRY(check_buf(ctx, op, "work (op_conv_workspace floats)", work, 0,
+                       op_conv_workspace(s, transposed)));
+    return CLGM_OK;
+}
+
+clgm_status op_conv2d_forward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,
+                              size_t xoff, clgm_buf *w, size_t woff, clgm_buf *y,
+                              size_t yoff, clgm_buf *work)
+{
+    CLGM_TRY(check_call(ctx, s, 0, 1, x, xoff, w, woff, y, yoff, "y", NULL, 0, NULL, 0, work));
+    geom g = geom_of(s, 0);
+    CLGM_TRY(im2col(ctx, &g, x, xoff, work));
+    return grid_from_col(ctx, &g, w, woff, y, yoff, work);
+}
+
+clgm_status op_conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,
+                               size_t xoff, clgm_buf *w, size_t woff, clgm_buf *dy,
+                               size_t dyoff, clgm_buf *dx, size_t dxoff, clgm_buf *dw,
+                               size_t dwoff, clgm_buf *work)
+{
+    CLGM_TRY(check_call(ctx, s, 0, 0, x, xoff, w, woff, dy, dyoff, "dy", dx, dxoff, dw,
+                        dwoff, work));
+    geom g = geom_of(s, 0);
+    size_t toff = geom_rows(&g) * geom_np(&g);
+    /* t = dy in GEMM layout, col = im2col(x); then dw, then dx reusing col */
+    CLGM_TRY(swap01(ctx, dy, dyoff, g.N, g.Co, g.Ho * g.Wo, work, toff));
+    if (dw) {
+        CLGM_TRY(im2col(ctx, &g, x, xoff, work));
+        CLGM_TRY(weight_grad(ctx, &g, dw, dwoff, work));
+    }
+    if (!dx) return CLGM_OK;
+    return image_from_t(ctx, &g, w, woff, dx, dxoff, work);
+}
+
+clgm_status op_convt2d_forward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,
+                               size_t xoff, clgm_buf *w, size_t woff, clgm_buf *y,
+                               size_t yoff, clgm_buf *work)
+{
+    CLGM_TRY(check_call(ctx, s, 1, 1, x, xoff, w, woff, y, yoff, "y", NULL, 0, NULL, 0, work));
+    geom g = geom_of(s, 1);
+    size_t toff = geom_rows(&g) * geom_np(&g);
+    CLGM_TRY(swap01(ctx, x, xoff, g.N, g.Co, g.Ho * g.Wo, work, toff));
+    return image_from_t(ctx, &g, w, woff, y, yoff, work);
+}
+
+clgm_status op_convt2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,
+                                size_t xoff, clgm_buf *w, size_t woff, clgm_buf *dy,
+                                size_t dyoff, clgm_buf *dx, size_t dxoff, clgm_buf *dw,
+                                size_t dwoff, clgm_buf *work)
+{
+    CLGM_TRY(check_call(ctx, s, 1, 0, x, xoff, w, woff, dy, dyoff, "dy", dx, dxoff, dw,
+                        dwoff, work));
+    geom g = geom_of(s, 1);
+    size_t toff = geom_rows(&g) * geom_np(&g);
+    /* col = im2col(dy), t = x in GEMM layout; dw; then dx = conv of dy from
+     * the same col, overwriting t (the queue is in order: the dw GEMM has
+     * read it by then) */
+    CLGM_TRY(im2col(ctx, &g, dy, dyoff, work));
+    if (dw) {
+        CLGM_TRY(swap01(ctx, x, xoff, g.N, g.Co, g.Ho * g.Wo, work, toff));
+        CLGM_TRY(weight_grad(ctx, &g, dw, dwoff, work));
+    }
+    if (!dx) return CLGM_OK;
+    return grid_from_col(ctx, &g, w, woff, dx, dxoff, work);
+}

@@ -1,0 +1,164 @@
+/* Launchers for cl/loss.cl: losses with a deterministic two-stage sum, the
+ * VAE's KL term and the reparameterization. */
+#include "device/device.h"
+#include "ops/ops.h"
+
+#define WG 256         /* elementwise work-group size */
+#define RED_WG 256     /* must match RED_WG in cl/loss.cl */
+#define MAX_GROUPS 64  /* partials; <= RED_WG so loss_finish adds them in one group */
+
+static clgm_status check_span(clgm_ctx *ctx, const char *op, const char *what, size_t off,
+                              size_t n)
+{
+    if (n > (size_t)INT32_MAX || off > (size_t)INT32_MAX - n)
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                         "%s: %s offset %zu + %zu elements exceed the 2^31 index limit", op,
+                         what, off, n);
+    return CLGM_OK;
+}
+
+/* Groups depend on n only, so the summation order (and the bits of the
+ * result) is the same on every call with the same n. */
+static size_t loss_groups(size_t n)
+{
+    size_t g = (n + RED_WG - 1) / RED_WG;
+    return g < 1 ? 1 : g > MAX_GROUPS ? MAX_GROUPS : g;
+}
+
+/* Checks the loss/dx arguments and takes the partial-sums scratch. */
+static clgm_status loss_begin(clgm_ctx *ctx, const char *op, size_t n, clgm_buf *loss,
+                              size_t loff, clgm_buf *dx, size_t dxoff, size_t dx_n,
+                              clgm_buf **partial, size_t *groups)
+{
+    if (!loss) return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "%s: loss buffer is NULL", op);
+    CLGM_TRY(check_span(ctx, op, "loss", loff, 1));
+    if (dx) CLGM_TRY(check_span(ctx, op, "dx", dxoff, dx_n));
+    *groups = loss_groups(n);
+    return clgm_buf_create(ctx, *groups * sizeof(float), partial);
+}
+
+/* After the loss kernel (status st): loss[loff] = scale * sum of partials. */
+static clgm_status loss_end(clgm_ctx *ctx, clgm_status st, clgm_buf *partial,
+                            size_t groups, float scale, clgm_buf *loss, size_t loff)
+{
+    if (st == CLGM_OK) {
+        size_t g = RED_WG, l = RED_WG;
+        st = clgm_launch(ctx, "loss", NULL, "loss_finish", 1, &g, &l, "bifbi", partial,
+                         (int)groups, (double)scale, loss, (int)loff);
+    }
+    clgm_buf_release(ctx, partial);
+    return st;
+}
+
+/* bce_logits and sq_error share their arguments. Absent buffers are replaced
+ * by x as a never-touched dummy (the kernels read flags, not NULL). */
+static clgm_status target_loss(clgm_ctx *ctx, const char *kname, size_t n, clgm_buf *x,
+                               size_t xoff, clgm_buf *target, size_t toff,
+                               float target_const, float scale, clgm_buf *loss,
+                               size_t loff, clgm_buf *dx, size_t dxoff)
+{
+    if (!x) return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "%s: x is NULL", kname);
+    CLGM_TRY(check_span(ctx, kname, "x", xoff, n));
+    if (target) CLGM_TRY(check_span(ctx, kname, "target", toff, n));
+    clgm_buf *partial = NULL;
+    size_t groups = 0;
+    CLGM_TRY(loss_begin(ctx, kname, n, loss, loff, dx, dxoff, n, &partial, &groups));
+    size_t g = groups * RED_WG, l = RED_WG;
+    clgm_status st = clgm_launch(ctx, "loss", NULL, kname, 1, &g, &l, "bibiififbbii", x,
+                                 (int)xoff, target ? target : x, target ? (int)toff : 0,
+                                 target != NULL, (double)target_const, (int)n,
+                                 (double)scale, partial, dx ? dx : x, dx ? (int)dxoff : 0,
+                                 dx != NULL);
+    return loss_end(ctx, st, partial, groups, scale, loss, loff);
+}
+
+clgm_status op_bce_logits(clgm_ctx *ctx, size_t n, clgm_buf *x, size_t xoff,
+                          clgm_buf *target, size_t toff, float target_const,
+                          float scale, clgm_buf *loss, size_t loff, clgm_buf *dx,
+                          size_t dxoff)
+{
+    return target_loss(ctx, "bce_logits", n, x, xoff, target, toff, target_const, scale,
+                       loss, loff, dx, dxoff);
+}
+
+clgm_status op_sq_error(clgm_ctx *ctx, size_t n, clgm_buf *x, size_t xoff,
+                        clgm_buf *target, size_t toff, float target_const,
+                        float scale, clgm_buf *loss, size_t loff, clgm_buf *dx,
+                        size_t dxoff)
+{
+    return target_loss(ctx, "sq_error", n, x, xoff, target, toff, target_const, scale,
+                       loss, loff, dx, dxoff);
+}
+
+clgm_status op_hinge(clgm_ctx *ctx, size_t n, clgm_buf *x, size_t xoff, float sign,
+                     float margin, int use_relu, float scale, clgm_buf *loss,
+                     size_t loff, clgm_buf *dx, size_t dxoff)
+{
+    if (!x) return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "hinge: x is NULL");
+    CLGM_TRY(check_span(ctx, "hinge", "x", xoff, n));
+    clgm_buf *partial = NULL;
+    size_t groups = 0;
+    CLGM_TRY(loss_begin(ctx, "hinge", n, loss, loff, dx, dxoff, n, &partial, &groups));
+    size_t g = groups * RED_WG, l = RED_WG;
+    clgm_status st = clgm_launch(ctx, "loss", NULL, "hinge", 1, &g, &l, "biffiifbbii", x,
+                                 (int)xoff, (double)sign, (double)margin, use_relu != 0,
+                                 (int)n, (double)scale, partial, dx ? dx : x,
+                                 dx ? (int)dxoff : 0, dx != NULL);
+    return loss_end(ctx, st, partial, groups, scale, loss, loff);
+}
+
+static clgm_status check_bl(clgm_ctx *ctx, const char *op, int B, int L)
+{
+    if (B < 0 || L < 1)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: need B >= 0 and L >= 1, got B=%d L=%d",
+                         op, B, L);
+    return CLGM_OK;
+}
+
+clgm_status op_kl_normal(clgm_ctx *ctx, int B, int L, clgm_buf *h, size_t hoff,
+                         float scale, clgm_buf *loss, size_t loff, clgm_buf *dh,
+                         size_t dhoff)
+{
+    CLGM_TRY(check_bl(ctx, "kl_normal", B, L));
+    if (!h) return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "kl_normal: h is NULL");
+    size_t n = (size_t)B * (size_t)L;
+    CLGM_TRY(check_span(ctx, "kl_normal", "h", hoff, 2 * n));
+    clgm_buf *partial = NULL;
+    size_t groups = 0;
+    CLGM_TRY(loss_begin(ctx, "kl_normal", n, loss, loff, dh, dhoff, 2 * n, &partial,
+                        &groups));
+    size_t g = groups * RED_WG, l = RED_WG;
+    clgm_status st = clgm_launch(ctx, "loss", NULL, "kl_normal", 1, &g, &l, "biiifbbii", h,
+                                 (int)hoff, L, (int)n, (double)scale, partial,
+                                 dh ? dh : h, dh ? (int)dhoff : 0, dh != NULL);
+    return loss_end(ctx, st, partial, groups, scale, loss, loff);
+}
+
+clgm_status op_reparam_forward(clgm_ctx *ctx, int B, int L, clgm_buf *h, size_t hoff,
+                               clgm_buf *eps, size_t eoff, clgm_buf *z, size_t zoff)
+{
+    CLGM_TRY(check_bl(ctx, "reparam_forward", B, L));
+    size_t n = (size_t)B * (size_t)L;
+    CLGM_TRY(check_span(ctx, "reparam_forward", "h", hoff, 2 * n));
+    CLGM_TRY(check_span(ctx, "reparam_forward", "eps", eoff, n));
+    CLGM_TRY(check_span(ctx, "reparam_forward", "z", zoff, n));
+    size_t g = n, l = WG;
+    return clgm_launch(ctx, "loss", NULL, "reparam_forward", 1, &g, &l, "bibibiii", h,
+                       (int)hoff, eps, (int)eoff, z, (int)zoff, L, (int)n);
+}
+
+clgm_status op_reparam_backward(clgm_ctx *ctx, int B, int L, clgm_buf *h,
+                                size_t hoff, clgm_buf *eps, size_t eoff,
+                                clgm_buf *dz, size_t dzoff, clgm_buf *dh,
+                                size_t dhoff)
+{
+    CLGM_TRY(check_bl(ctx, "reparam_backward", B, L));
+    size_t n = (size_t)B * (size_t)L;
+    CLGM_TRY(check_span(ctx, "reparam_backward", "h", hoff, 2 * n));
+    CLGM_TRY(check_span(ctx, "reparam_backward", "eps", eoff, n));
+    CLGM_TRY(check_span(ctx, "reparam_backward", "dz", dzoff, n));
+    CLGM_TRY(check_span(ctx, "reparam_backward", "dh", dhoff, 2 * n));
+    size_t g = n, l = WG;
+    return clgm_launch(ctx, "loss", NULL, "reparam_backward", 1, &g, &l, "bibibibiii", h,
+                       (int)hoff, eps, (int)eoff, dz, (int)dzoff, dh, (int)dhoff, L, (int)n);
+}

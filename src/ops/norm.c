@@ -1,0 +1,167 @@
+/* Launchers for the batch-normalization kernels in cl/norm.cl (see there for
+ * the layouts). Statistics and backward sums: one work-group per channel, or
+ * one work-item per channel when HW == 1; normalization and dx: one
+ * work-item per element on a 2D range that needs no integer division. */
+#include "device/device.h"
+#include "ops/ops.h"
+
+#define WG 256     /* elementwise work-group size */
+#define RED_WG 256 /* must match RED_WG in cl/norm.cl */
+
+static clgm_status check_span(clgm_ctx *ctx, const char *what, size_t off, size_t n)
+{
+    if (n > (size_t)INT32_MAX || off > (size_t)INT32_MAX - n)
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                         "batchnorm: %s offset %zu + %zu elements exceed the 2^31 index limit",
+                         what, off, n);
+    return CLGM_OK;
+}
+
+/* 3D range of the elementwise kernels: (HW, C, N), or (C, 1, N) when
+ * HW == 1 (cols); see cl/norm.cl. Work-groups of WG items. */
+typedef struct elem_map {
+    int cols;
+    size_t global[3], local[3];
+} elem_map;
+
+static size_t pow2_cover(size_t n, size_t cap)
+{
+    size_t p = 1;
+    while (p < n && p < cap) p <<= 1;
+    return p;
+}
+
+static elem_map elem_map_make(int N, int C, int HW)
+{
+    elem_map e;
+    e.cols = HW == 1;
+    size_t g0 = e.cols ? (size_t)C : (size_t)HW, g1 = e.cols ? 1 : (size_t)C;
+    size_t l0 = pow2_cover(g0, WG), l1 = pow2_cover(g1, WG / l0);
+    e.global[0] = g0; e.global[1] = g1; e.global[2] = (size_t)N;
+    /* dim 2 capped at 64, the smallest per-dimension limit in common use
+     * (NVIDIA); the work-group is then smaller than WG. */
+    size_t l2 = WG / (l0 * l1);
+    e.local[0] = l0; e.local[1] = l1; e.local[2] = l2 < 64 ? l2 : 64;
+    return e;
+}
+
+/* Width of the (hw, n) grid inside a per-channel work-group: the power of
+ * two covering HW, at most RED_WG. */
+static int group_lx(int HW)
+{
+    return (int)pow2_cover((size_t)HW, RED_WG);
+}
+
+static clgm_status check_shape(clgm_ctx *ctx, const char *op, int N, int C, int HW,
+                               size_t *total)
+{
+    if (N < 1 || C < 1 || HW < 1)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE,
+                         "%s: x viewed as (N,C,HW) needs every size >= 1, got (%d,%d,%d)",
+                         op, N, C, HW);
+    *total = (size_t)N * (size_t)C * (size_t)HW;
+    return CLGM_OK;
+}
+
+clgm_status op_batchnorm_forward(clgm_ctx *ctx, int training, int N, int C, int HW,
+                                 float eps, float momentum, clgm_buf *x, size_t xoff,
+                                 clgm_buf *gamma, size_t goff, clgm_buf *beta,
+                                 size_t boff, clgm_buf *run_mean, size_t rmoff,
+                                 clgm_buf *run_var, size_t rvoff, clgm_buf *save_mean,
+                                 size_t smoff, clgm_buf *save_invstd, size_t sioff,
+                                 clgm_buf *y, size_t yoff)
+{
+    size_t total = 0;
+    CLGM_TRY(check_shape(ctx, "batchnorm_forward", N, C, HW, &total));
+    if (!x || !y || !gamma || !beta || !run_mean || !run_var)
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                         "batchnorm_forward: x, y, gamma, beta and the running stats are required");
+    CLGM_TRY(check_span(ctx, "x", xoff, total));
+    CLGM_TRY(check_span(ctx, "y", yoff, total));
+    CLGM_TRY(check_span(ctx, "gamma", goff, (size_t)C));
+    CLGM_TRY(check_span(ctx, "beta", boff, (size_t)C));
+    CLGM_TRY(check_span(ctx, "running_mean", rmoff, (size_t)C));
+    CLGM_TRY(check_span(ctx, "running_var", rvoff, (size_t)C));
+    elem_map e = elem_map_make(N, C, HW);
+    if (!training) /* normalize with the running statistics */
+        return clgm_launch(ctx, "norm", NULL, "bn_eval", 3, e.global, e.local,
+                           "biiiiibibifbibibi", x, (int)xoff, N, C, HW, e.cols, run_mean,
+                           (int)rmoff, run_var, (int)rvoff, (double)eps, gamma, (int)goff,
+                           beta, (int)boff, y, (int)yoff);
+
+    if ((size_t)N * (size_t)HW < 2)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE,
+                         "batchnorm_forward: training needs more than 1 value per channel "
+                         "(N=%d, HW=%d)", N, HW);
+    if (!save_mean || !save_invstd)
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                         "batchnorm_forward: training needs save_mean and save_invstd");
+    CLGM_TRY(check_span(ctx, "save_mean", smoff, (size_t)C));
+    CLGM_TRY(check_span(ctx, "save_invstd", sioff, (size_t)C));
+    if (HW == 1) {
+        size_t g = (size_t)C, l = 64;
+        CLGM_TRY(clgm_launch(ctx, "norm", NULL, "bn_stats_cols", 1, &g, &l,
+                             "biiiffbibibibi", x, (int)xoff, N, C, (double)eps,
+                             (double)momentum, save_mean, (int)smoff, save_invstd,
+                             (int)sioff, run_mean, (int)rmoff, run_var, (int)rvoff));
+    } else {
+        size_t g = (size_t)C * RED_WG, l = RED_WG;
+        CLGM_TRY(clgm_launch(ctx, "norm", NULL, "bn_stats_groups", 1, &g, &l,
+                             "biiiiiffbibibibi", x, (int)xoff, N, C, HW, group_lx(HW),
+                             (double)eps, (double)momentum, save_mean, (int)smoff,
+                             save_invstd, (int)sioff, run_mean, (int)rmoff, run_var,
+                             (int)rvoff));
+    }
+    return clgm_launch(ctx, "norm", NULL, "bn_apply", 3, e.global, e.local,
+                       "biiiiibibibibibi", x, (int)xoff, N, C, HW, e.cols, save_mean,
+                       (int)smoff, save_invstd, (int)sioff, gamma, (int)goff, beta,
+                       (int)boff, y, (int)yoff);
+}
+
+clgm_status op_batchnorm_backward(clgm_ctx *ctx, int N, int C, int HW, clgm_buf *x,
+                                  size_t xoff, clgm_buf *gamma, size_t goff,
+                                  clgm_buf *save_mean, size_t smoff,
+                                  clgm_buf *save_invstd, size_t sioff, clgm_buf *dy,
+                                  size_t dyoff, clgm_buf *dx, size_t dxoff,
+                                  clgm_buf *dgamma, size_t dgoff, clgm_buf *dbeta,
+                                  size_t dboff)
+{
+    size_t total = 0;
+    CLGM_TRY(check_shape(ctx, "batchnorm_backward", N, C, HW, &total));
+    if (!x || !gamma || !save_mean || !save_invstd || !dy || !dgamma || !dbeta)
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                         "batchnorm_backward: only dx may be NULL");
+    CLGM_TRY(check_span(ctx, "x", xoff, total));
+    CLGM_TRY(check_span(ctx, "dy", dyoff, total));
+    if (dx) CLGM_TRY(check_span(ctx, "dx", dxoff, total));
+    CLGM_TRY(check_span(ctx, "gamma", goff, (size_t)C));
+    CLGM_TRY(check_span(ctx, "save_mean", smoff, (size_t)C));
+    CLGM_TRY(check_span(ctx, "save_invstd", sioff, (size_t)C));
+    CLGM_TRY(check_span(ctx, "dgamma", dgoff, (size_t)C));
+    CLGM_TRY(check_span(ctx, "dbeta", dboff, (size_t)C));
+
+    clgm_buf *sums; /* (C,2): sum dy, sum dy*xhat per channel */
+    CLGM_TRY(clgm_buf_create(ctx, 2 * (size_t)C * sizeof(float), &sums));
+    clgm_status st;
+    if (HW == 1) {
+        size_t g = (size_t)C, l = 64;
+        st = clgm_launch(ctx, "norm", NULL, "bn_sums_cols", 1, &g, &l, "bibiiibibibibib", x,
+                         (int)xoff, dy, (int)dyoff, N, C, save_mean, (int)smoff, save_invstd,
+                         (int)sioff, dgamma, (int)dgoff, dbeta, (int)dboff, sums);
+    } else {
+        size_t g = (size_t)C * RED_WG, l = RED_WG;
+        st = clgm_launch(ctx, "norm", NULL, "bn_sums_groups", 1, &g, &l,
+                         "bibiiiiibibibibib", x, (int)xoff, dy, (int)dyoff, N, C, HW,
+                         group_lx(HW), save_mean, (int)smoff, save_invstd, (int)sioff, dgamma,
+                         (int)dgoff, dbeta, (int)dboff, sums);
+    }
+    if (st == CLGM_OK && dx) {
+        elem_map e = elem_map_make(N, C, HW);
+        st = clgm_launch(ctx, "norm", NULL, "bn_dx", 3, e.global, e.local,
+                         "bibiiiiibibibibbi", x, (int)xoff, dy, (int)dyoff, N, C, HW, e.cols,
+                         save_mean, (int)smoff, save_invstd, (int)sioff, gamma, (int)goff,
+                         sums, dx, (int)dxoff);
+    }
+    clgm_buf_release(ctx, sums);
+    return st;
+}

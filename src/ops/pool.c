@@ -1,0 +1,124 @@
+/* Launchers for cl/pool.cl: MaxPool2d and nearest upsampling. */
+#include "device/device.h"
+#include "ops/ops.h"
+
+/* 64 work-items: dim 0 over the plane's pixels (a power of two >= n0 when
+ * the plane is small), dim 1 over planes. */
+static void local_for(size_t n0, size_t l[2])
+{
+    size_t a = 1;
+    while (a < n0 && a < 64) a <<= 1;
+    l[0] = a;
+    l[1] = 64 / a;
+}
+
+static clgm_status check_buf(clgm_ctx *ctx, const char *op, const char *what,
+                             clgm_buf *b, size_t off, size_t n)
+{
+    if (!b)
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "%s: %s buffer is NULL", op, what);
+    if (off + n > INT32_MAX)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: %s ends at float %zu, beyond the 2^31 index limit", op, what, off + n);
+    if ((off + n) * sizeof(float) > clgm_buf_size(b))
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: %s needs floats [%zu, %zu) but its buffer holds %zu",
+                         op, what, off, off + n, clgm_buf_size(b) / sizeof(float));
+    return CLGM_OK;
+}
+
+/* Checks the pooling shape and gives the output size and buffer sizes. */
+static clgm_status pool_shape(clgm_ctx *ctx, const char *op, int N, int C, int H, int W,
+                              int k, int stride, int *OH, int *OW, size_t *nin,
+                              size_t *nout)
+{
+    if (N < 1 || C < 1 || H < 1 || W < 1 || k < 1 || stride < 1)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: N=%d C=%d H=%d W=%d kernel %d stride %d must all be >= 1",
+                         op, N, C, H, W, k, stride);
+    if (H < k || W < k)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: kernel %d is larger than the %dx%d input (no padding)",
+                         op, k, H, W);
+    *OH = (H - k) / stride + 1;
+    *OW = (W - k) / stride + 1;
+    *nin = (size_t)N * C * H * W;
+    *nout = (size_t)N * C * *OH * *OW;
+    if (*nin > INT32_MAX)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: %zu input elements exceed 2^31", op, *nin);
+    return CLGM_OK;
+}
+
+clgm_status op_maxpool_forward(clgm_ctx *ctx, int N, int C, int H, int W, int k,
+                               int stride, clgm_buf *x, size_t xoff, clgm_buf *y,
+                               size_t yoff, clgm_buf *argmax, size_t aoff)
+{
+    const char *op = "maxpool_forward";
+    int OH = 0, OW = 0;
+    size_t nin = 0, nout = 0;
+    CLGM_TRY(pool_shape(ctx, op, N, C, H, W, k, stride, &OH, &OW, &nin, &nout));
+    CLGM_TRY(check_buf(ctx, op, "x", x, xoff, nin));
+    CLGM_TRY(check_buf(ctx, op, "y", y, yoff, nout));
+    CLGM_TRY(check_buf(ctx, op, "argmax", argmax, aoff, nout));
+    size_t g[2] = {(size_t)OH * OW, (size_t)N * C}, l[2];
+    local_for(g[0], l);
+    return clgm_launch(ctx, "pool", NULL, "maxpool_fwd", 2, g, l, "biiiiiiiibibi", x,
+                       (int)xoff, N * C, H, W, k, stride, OH, OW, y, (int)yoff, argmax,
+                       (int)aoff);
+}
+
+clgm_status op_maxpool_backward(clgm_ctx *ctx, int N, int C, int H, int W, int k,
+                                int stride, clgm_buf *dy, size_t dyoff,
+                                clgm_buf *argmax, size_t aoff, clgm_buf *dx,
+                                size_t dxoff)
+{
+    const char *op = "maxpool_backward";
+    int OH = 0, OW = 0;
+    size_t nin = 0, nout = 0;
+    CLGM_TRY(pool_shape(ctx, op, N, C, H, W, k, stride, &OH, &OW, &nin, &nout));
+    CLGM_TRY(check_buf(ctx, op, "dy", dy, dyoff, nout));
+    CLGM_TRY(check_buf(ctx, op, "argmax", argmax, aoff, nout));
+    CLGM_TRY(check_buf(ctx, op, "dx", dx, dxoff, nin));
+    size_t g[2] = {(size_t)H * W, (size_t)N * C}, l[2];
+    local_for(g[0], l);
+    return clgm_launch(ctx, "pool", NULL, "maxpool_bwd", 2, g, l, "bibiiiiiiiibi", dy,
+                       (int)dyoff, argmax, (int)aoff, N * C, H, W, k, stride, OH, OW, dx,
+                       (int)dxoff);
+}
+
+static clgm_status upsample_shape(clgm_ctx *ctx, const char *op, int N, int C, int H,
+                                  int W, int scale, size_t *nin, size_t *nout)
+{
+    if (N < 1 || C < 1 || H < 1 || W < 1 || scale < 1)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: N=%d C=%d H=%d W=%d scale %d must all be >= 1",
+                         op, N, C, H, W, scale);
+    *nin = (size_t)N * C * H * W;
+    *nout = *nin * scale * scale;
+    if (*nout > INT32_MAX)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: %zu output elements exceed 2^31", op, *nout);
+    return CLGM_OK;
+}
+
+clgm_status op_upsample_forward(clgm_ctx *ctx, int N, int C, int H, int W, int scale,
+                                clgm_buf *x, size_t xoff, clgm_buf *y, size_t yoff)
+{
+    const char *op = "upsample_forward";
+    size_t nin = 0, nout = 0;
+    CLGM_TRY(upsample_shape(ctx, op, N, C, H, W, scale, &nin, &nout));
+    CLGM_TRY(check_buf(ctx, op, "x", x, xoff, nin));
+    CLGM_TRY(check_buf(ctx, op, "y", y, yoff, nout));
+    size_t g[2] = {(size_t)H * W * scale * scale, (size_t)N * C}, l[2];
+    local_for(g[0], l);
+    return clgm_launch(ctx, "pool", NULL, "upsample_fwd", 2, g, l, "biiiiibi", x,
+                       (int)xoff, N * C, H, W, scale, y, (int)yoff);
+}
+
+clgm_status op_upsample_backward(clgm_ctx *ctx, int N, int C, int H, int W, int scale,
+                                 clgm_buf *dy, size_t dyoff, clgm_buf *dx, size_t dxoff)
+{
+    const char *op = "upsample_backward";
+    size_t nin = 0, nout = 0;
+    CLGM_TRY(upsample_shape(ctx, op, N, C, H, W, scale, &nin, &nout));
+    CLGM_TRY(check_buf(ctx, op, "dy", dy, dyoff, nout));
+    CLGM_TRY(check_buf(ctx, op, "dx", dx, dxoff, nin));
+    size_t g[2] = {(size_t)H * W, (size_t)N * C}, l[2];
+    local_for(g[0], l);
+    return clgm_launch(ctx, "pool", NULL, "upsample_bwd", 2, g, l, "biiiiibi", dy,
+                       (int)dyoff, N * C, H, W, scale, dx, (int)dxoff);
+}
