@@ -2,7 +2,7 @@
  * one process, for the shapes the models multiply.
  *
  *   bench_gemm [--json FILE] [--reps N] [--backends own,clblast,naive]
- *              [--filter SUBSTRING] [--best] [--compare "P1;P2;..."]
+ *              [--filter NAME-SUBSTRING|OP] [--best] [--compare "P1;P2;..."]
  *
  * Per shape and backend: one warm-up call (kernel builds, CLBlast's own
  * compilation) is excluded, then each repetition times enough back-to-back
@@ -76,6 +76,13 @@ static double now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* --filter: a substring of the shape's name, or its op ("NT"). */
+static int selected(const shape *s, const char *filter)
+{
+    char op[3] = {s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', 0};
+    return !filter || strstr(s->name, filter) || !strcmp(op, filter);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -153,7 +160,7 @@ static void compare_params(clgm_ctx *ctx, const char *list, int reps, const char
     setenv("CLGM_GEMM", "own", 1);
     for (int si = 0; si < N_SHAPES; si++) {
         const shape *s = &shapes[si];
-        if (filter && !strstr(s->name, filter)) continue;
+        if (!selected(s, filter)) continue;
         size_t na = (size_t)s->M * s->K * s->batch, nb = (size_t)s->K * s->N * s->batch;
         size_t nc = (size_t)s->M * s->N * s->batch;
         clgm_buf *A, *B, *C;
@@ -224,8 +231,8 @@ int main(int argc, char **argv)
         return 1;
     }
     const clgm_device_info *dev = clgm_ctx_device(ctx);
-    printf("device: %s (%s)\nown tiles: tm=%d vw=%d dr=%d dc=%d dk=%d lx=%d ly=%d; "
-           "default backend %s\n", dev->name, dev->platform_version, p.tm, p.vw, p.dr,
+    printf("device: %s (%s)\nown tiles: tm=%d vw=%d vn=%d dr=%d dc=%d dk=%d lx=%d ly=%d; "
+           "default backend %s\n", dev->name, dev->platform_version, p.tm, p.vw, p.vn, p.dr,
            p.dc, p.dk, p.lx, p.ly, gemm_backend_name(p.backend));
     if (compare) {
         compare_params(ctx, compare, reps, filter);
@@ -240,7 +247,7 @@ int main(int argc, char **argv)
         const shape *s = &shapes[si];
         for (int b = 0; b < N_BACKENDS; b++)
             res[si].gflops[b] = res[si].best[b] = res[si].err[b] = -1;
-        if (filter && !strstr(s->name, filter)) continue;
+        if (!selected(s, filter)) continue;
         size_t na = (size_t)s->M * s->K * s->batch, nb = (size_t)s->K * s->N * s->batch;
         size_t nc = (size_t)s->M * s->N * s->batch;
         float *h = malloc((na > nb ? na : nb) * sizeof *h);
@@ -303,14 +310,14 @@ int main(int argc, char **argv)
         FILE *f = fopen(json, "w");
         if (!f) { fprintf(stderr, "bench_gemm: cannot write %s\n", json); return 1; }
         fprintf(f, "{\"device\": \"%s\", \"platform\": \"%s\", \"reps\": %d,\n"
-                   " \"own_params\": {\"tm\": %d, \"vw\": %d, \"dr\": %d, \"dc\": %d, "
-                   "\"dk\": %d, \"lx\": %d, \"ly\": %d},\n \"results\": [",
-                dev->name, dev->platform_version, reps, p.tm, p.vw, p.dr, p.dc, p.dk, p.lx,
-                p.ly);
+                   " \"own_params\": {\"tm\": %d, \"vw\": %d, \"vn\": %d, \"dr\": %d, "
+                   "\"dc\": %d, \"dk\": %d, \"lx\": %d, \"ly\": %d},\n \"results\": [",
+                dev->name, dev->platform_version, reps, p.tm, p.vw, p.vn, p.dr, p.dc, p.dk,
+                p.lx, p.ly);
         int first = 1;
         for (int si = 0; si < N_SHAPES; si++) {
             const shape *s = &shapes[si];
-            if (filter && !strstr(s->name, filter)) continue;
+            if (!selected(s, filter)) continue;
             fprintf(f, "%s\n  {\"shape\": \"%s\", \"op\": \"%c%c\", \"M\": %d, \"N\": %d, "
                        "\"K\": %d, \"batch\": %d", first ? "" : ",", s->name,
                     s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->M, s->N, s->K, s->batch);

@@ -22,6 +22,9 @@
 #ifndef GEMM_VW
 #define GEMM_VW 16   // outer-product kernels: vector width (2, 4, 8 or 16)
 #endif
+#ifndef GEMM_VN
+#define GEMM_VN 1    // outer-product kernels: vectors per tile row
+#endif
 #ifndef GEMM_DR
 #define GEMM_DR 4    // gemm_nt: rows per work-item
 #endif
@@ -37,6 +40,7 @@
 #define VEC GEMM_CAT(float, GEMM_VW)
 #define VLOAD GEMM_CAT(vload, GEMM_VW)
 #define VSTORE GEMM_CAT(vstore, GEMM_VW)
+#define GEMM_TW (GEMM_VW * GEMM_VN)  // tile extent along the vectors
 #define KVEC GEMM_CAT(float, GEMM_DK)
 #define KVLOAD GEMM_CAT(vload, GEMM_DK)
 
@@ -68,18 +72,19 @@ static inline int gemm_tile_start(int start, int t, int len)
 }
 
 // NN, TN: the vectors run along C's rows. A work-item owns GEMM_TM rows x
-// GEMM_VW columns as GEMM_TM vector accumulators; per k it loads one vector
-// of B's row k and broadcasts GEMM_TM scalars of A. Needs N >= GEMM_VW.
+// GEMM_TW columns as GEMM_TM x GEMM_VN vector accumulators; per k it loads
+// GEMM_VN vectors of B's row k and broadcasts GEMM_TM scalars of A.
+// Needs N >= GEMM_TW.
 static inline void gemm_outer_rows(const int ta, int M, int N, int K, float alpha,
                                    __global const float *A, int aoff, int lda, int sa,
                                    __global const float *B, int boff, int ldb, int sb,
                                    float beta, __global float *C, int coff, int ldc,
                                    int sc)
 {
-    const int js = get_global_id(0) * GEMM_VW, is = get_global_id(1) * GEMM_TM;
+    const int js = get_global_id(0) * GEMM_TW, is = get_global_id(1) * GEMM_TM;
     const int b = get_global_id(2);
     if (is >= M || js >= N) return;
-    const int j0 = gemm_tile_start(js, GEMM_VW, N);
+    const int j0 = gemm_tile_start(js, GEMM_TW, N);
     const int i0 = gemm_tile_start(is, GEMM_TM, M);
     A += aoff + b * sa;
     B += boff + b * sb + j0;
@@ -91,28 +96,39 @@ static inline void gemm_outer_rows(const int ta, int M, int N, int K, float alph
         const int i = min(i0 + r, M - 1);
         arow[r] = A + (ta ? i : i * lda);
     }
-    VEC acc[GEMM_TM];
+    VEC acc[GEMM_TM][GEMM_VN];
 #pragma unroll
-    for (int r = 0; r < GEMM_TM; r++) acc[r] = (VEC)(0.0f);
+    for (int r = 0; r < GEMM_TM; r++)
+#pragma unroll
+        for (int v = 0; v < GEMM_VN; v++) acc[r][v] = (VEC)(0.0f);
     for (int k = 0; k < K; k++) {
-        const VEC bv = VLOAD(0, B + k * ldb);
+        VEC bv[GEMM_VN];
 #pragma unroll
-        for (int r = 0; r < GEMM_TM; r++)
-            acc[r] = mad((VEC)(arow[r][k * a_k]), bv, acc[r]);
+        for (int v = 0; v < GEMM_VN; v++) bv[v] = VLOAD(v, B + k * ldb);
+#pragma unroll
+        for (int r = 0; r < GEMM_TM; r++) {
+            const VEC a = (VEC)(arow[r][k * a_k]);
+#pragma unroll
+            for (int v = 0; v < GEMM_VN; v++) acc[r][v] = mad(a, bv[v], acc[r][v]);
+        }
     }
 #pragma unroll
     for (int r = 0; r < GEMM_TM; r++) {
         const int i = i0 + r;
         if (i < is || i >= M) continue;
         __global float *c = C + i * ldc + j0;
-        const VEC out = alpha * acc[r];
         if (j0 == js) {
-            VSTORE(beta != 0.0f ? out + beta * VLOAD(0, c) : out, 0, c);
+#pragma unroll
+            for (int v = 0; v < GEMM_VN; v++) {
+                const VEC out = alpha * acc[r][v];
+                VSTORE(beta != 0.0f ? out + beta * VLOAD(v, c) : out, v, c);
+            }
         } else {
-            float t[GEMM_VW];
-            VSTORE(out, 0, t);
-            for (int v = js - j0; v < GEMM_VW; v++)
-                c[v] = beta != 0.0f ? t[v] + beta * c[v] : t[v];
+            float t[GEMM_TW];
+#pragma unroll
+            for (int v = 0; v < GEMM_VN; v++) VSTORE(alpha * acc[r][v], v, t);
+            for (int x = js - j0; x < GEMM_TW; x++)
+                c[x] = beta != 0.0f ? t[x] + beta * c[x] : t[x];
         }
     }
 }
@@ -136,17 +152,17 @@ __kernel void gemm_tn(int M, int N, int K, float alpha,
 }
 
 // TT: A's rows (k) are contiguous along M, so the vectors run down C's
-// columns: a work-item owns GEMM_VW rows x GEMM_TM columns; per k one vector
-// of A's row k and GEMM_TM scalars of B. Needs M >= GEMM_VW.
+// columns: a work-item owns GEMM_TW rows x GEMM_TM columns; per k GEMM_VN
+// vectors of A's row k and GEMM_TM scalars of B. Needs M >= GEMM_TW.
 __kernel void gemm_tt(int M, int N, int K, float alpha,
                       __global const float *A, int aoff, int lda, int sa,
                       __global const float *B, int boff, int ldb, int sb,
                       float beta, __global float *C, int coff, int ldc, int sc)
 {
-    const int js = get_global_id(0) * GEMM_TM, is = get_global_id(1) * GEMM_VW;
+    const int js = get_global_id(0) * GEMM_TM, is = get_global_id(1) * GEMM_TW;
     const int b = get_global_id(2);
     if (is >= M || js >= N) return;
-    const int i0 = gemm_tile_start(is, GEMM_VW, M);
+    const int i0 = gemm_tile_start(is, GEMM_TW, M);
     const int j0 = gemm_tile_start(js, GEMM_TM, N);
     A += aoff + b * sa + i0;
     B += boff + b * sb;
@@ -154,24 +170,34 @@ __kernel void gemm_tt(int M, int N, int K, float alpha,
     const __global float *brow[GEMM_TM];
 #pragma unroll
     for (int c = 0; c < GEMM_TM; c++) brow[c] = B + min(j0 + c, N - 1) * ldb;
-    VEC acc[GEMM_TM];
+    VEC acc[GEMM_TM][GEMM_VN];
 #pragma unroll
-    for (int c = 0; c < GEMM_TM; c++) acc[c] = (VEC)(0.0f);
+    for (int c = 0; c < GEMM_TM; c++)
+#pragma unroll
+        for (int v = 0; v < GEMM_VN; v++) acc[c][v] = (VEC)(0.0f);
     for (int k = 0; k < K; k++) {
-        const VEC av = VLOAD(0, A + k * lda);
+        VEC av[GEMM_VN];
 #pragma unroll
-        for (int c = 0; c < GEMM_TM; c++) acc[c] = mad(av, (VEC)(brow[c][k]), acc[c]);
+        for (int v = 0; v < GEMM_VN; v++) av[v] = VLOAD(v, A + k * lda);
+#pragma unroll
+        for (int c = 0; c < GEMM_TM; c++) {
+            const VEC bb = (VEC)(brow[c][k]);
+#pragma unroll
+            for (int v = 0; v < GEMM_VN; v++) acc[c][v] = mad(av[v], bb, acc[c][v]);
+        }
     }
-    float t[GEMM_TM][GEMM_VW];
+    float t[GEMM_TM][GEMM_TW];
 #pragma unroll
-    for (int c = 0; c < GEMM_TM; c++) VSTORE(alpha * acc[c], 0, t[c]);
-    for (int v = is - i0; v < GEMM_VW; v++) {
-        __global float *crow = C + (i0 + v) * ldc;
+    for (int c = 0; c < GEMM_TM; c++)
+#pragma unroll
+        for (int v = 0; v < GEMM_VN; v++) VSTORE(alpha * acc[c][v], v, t[c]);
+    for (int x = is - i0; x < GEMM_TW; x++) {
+        __global float *crow = C + (i0 + x) * ldc;
 #pragma unroll
         for (int c = 0; c < GEMM_TM; c++) {
             const int j = j0 + c;
             if (j < js || j >= N) continue;
-            crow[j] = beta != 0.0f ? t[c][v] + beta * crow[j] : t[c][v];
+            crow[j] = beta != 0.0f ? t[c][x] + beta * crow[j] : t[c][x];
         }
     }
 }
@@ -253,4 +279,15 @@ __kernel void gemm_nt(int M, int N, int K, float alpha,
             C[i * ldc + j] = beta != 0.0f ? out + beta * C[i * ldc + j] : out;
         }
     }
+}
+
+// dst (cols x rows) = src (rows x cols)^T, batched; row strides lds / ldd.
+// Lets the NT case run as TT: the host transposes the (small) A operand.
+__kernel void gemm_transpose(int rows, int cols, __global const float *src, int soff,
+                             int lds, int ss, __global float *dst, int doff, int ldd,
+                             int sd)
+{
+    const int r = get_global_id(0), c = get_global_id(1), b = get_global_id(2);
+    if (r >= rows || c >= cols) return;
+    dst[doff + b * sd + c * ldd + r] = src[soff + b * ss + r * lds + c];
 }

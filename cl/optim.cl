@@ -18,7 +18,8 @@ __kernel void adam_step(int n, float beta1, float beta2, float eps, float wd,
     float vi = beta2 * v[voff + i] + (1.0f - beta2) * gi * gi;
     m[moff + i] = mi;
     v[voff + i] = vi;
-    p[poff + i] = pi - step_size * (mi / (sqrt(vi) / bc2_sqrt + eps));
+    // (step_size * m) / denom: the order of PyTorch's addcdiv
+    p[poff + i] = pi - (step_size * mi) / (sqrt(vi) / bc2_sqrt + eps);
 }
 
 // RMSprop (no momentum, not centered): sq = alpha sq + (1-alpha) g'^2;
@@ -33,7 +34,7 @@ __kernel void rmsprop_step(int n, float lr, float alpha, float eps, float wd,
     float gi = g[goff + i] + wd * pi;
     float si = alpha * sq[sqoff + i] + (1.0f - alpha) * gi * gi;
     sq[sqoff + i] = si;
-    p[poff + i] = pi - lr * (gi / (sqrt(si) + eps));
+    p[poff + i] = pi - (lr * gi) / (sqrt(si) + eps);
 }
 
 // SGD with momentum (dampening 0, no Nesterov): buf = g' on the first step,

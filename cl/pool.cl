@@ -2,6 +2,15 @@
 // kernel: dim 0 = pixel within the plane it writes (coalesced), dim 1 = plane
 // n*C + c. Backwards gather (fixed order, no atomics): deterministic.
 
+// a / d for 0 <= a < 2^31 with a quotient below 2^21, without an integer
+// divide (see cl/conv.cl): float estimate, corrected by the remainder.
+inline int fdiv(int a, int d)
+{
+    int q = (int)((float)a * (1.0f / (float)d));
+    int r = a - q * d;
+    return q + (r >= d) - (r < 0);
+}
+
 // argmax holds, as int bits, the index iy*W + ix of the chosen input pixel
 // within its plane (PyTorch's convention). Like PyTorch, a later element
 // replaces the current maximum only when strictly greater or NaN, so the
@@ -12,7 +21,7 @@ __kernel void maxpool_fwd(__global const float *x, int xoff, int NC, int H, int 
 {
     int q = get_global_id(0), nc = get_global_id(1);
     if (q >= OH * OW || nc >= NC) return;
-    int oy = q / OW, ox = q - oy * OW;
+    int oy = fdiv(q, OW), ox = q - oy * OW;
     int y0 = oy * stride, x0 = ox * stride;
     __global const float *src = x + xoff + nc * H * W;
     int best_i = y0 * W + x0;
@@ -36,10 +45,10 @@ __kernel void maxpool_bwd(__global const float *dy, int dyoff,
 {
     int q = get_global_id(0), nc = get_global_id(1);
     if (q >= H * W || nc >= NC) return;
-    int iy = q / W, ix = q - iy * W;
+    int iy = fdiv(q, W), ix = q - iy * W;
     // windows o with o*stride <= i < o*stride + k
-    int oy0 = (max(0, iy - k + 1) + stride - 1) / stride, oy1 = min(OH - 1, iy / stride);
-    int ox0 = (max(0, ix - k + 1) + stride - 1) / stride, ox1 = min(OW - 1, ix / stride);
+    int oy0 = fdiv(max(0, iy - k + 1) + stride - 1, stride), oy1 = min(OH - 1, fdiv(iy, stride));
+    int ox0 = fdiv(max(0, ix - k + 1) + stride - 1, stride), ox1 = min(OW - 1, fdiv(ix, stride));
     int base = nc * OH * OW;
     float acc = 0.0f;
     for (int oy = oy0; oy <= oy1; oy++)
@@ -57,8 +66,8 @@ __kernel void upsample_fwd(__global const float *x, int xoff, int NC, int H, int
     int q = get_global_id(0), nc = get_global_id(1);
     int OW = W * s;
     if (q >= H * s * OW || nc >= NC) return;
-    int oy = q / OW, ox = q - oy * OW;
-    y[yoff + nc * H * s * OW + q] = x[xoff + nc * H * W + (oy / s) * W + ox / s];
+    int oy = fdiv(q, OW), ox = q - oy * OW;
+    y[yoff + nc * H * s * OW + q] = x[xoff + nc * H * W + fdiv(oy, s) * W + fdiv(ox, s)];
 }
 
 // dx[iy, ix] = sum of the s x s block of dy, row by row.
@@ -67,7 +76,7 @@ __kernel void upsample_bwd(__global const float *dy, int dyoff, int NC, int H, i
 {
     int q = get_global_id(0), nc = get_global_id(1);
     if (q >= H * W || nc >= NC) return;
-    int iy = q / W, ix = q - iy * W, OW = W * s;
+    int iy = fdiv(q, W), ix = q - iy * W, OW = W * s;
     __global const float *src = dy + dyoff + nc * H * s * OW + iy * s * OW + ix * s;
     float acc = 0.0f;
     for (int a = 0; a < s; a++)

@@ -72,7 +72,11 @@ static void store_block(float4 y, int gid, ulong offset, int n, __global float *
 }
 
 // x[xoff + i] = lo + (hi - lo) * u_i, with an explicit fma so the host (fmaf)
-// gives the same bits whatever the compiler contracts.
+// gives the same bits whatever the compiler contracts: every step (uint ops,
+// an exact int->float conversion, an exact scaling, one subtraction, one fma)
+// is correctly rounded on any conforming device, barring subnormal results.
+// The range is [lo, hi) up to the fma's rounding (it can reach hi when
+// |lo| >> hi - lo).
 __kernel void rng_uniform(ulong seed, ulong offset, int n, int nblocks,
                           float lo, float hi, __global float *x, int xoff)
 {

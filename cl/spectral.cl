@@ -1,8 +1,12 @@
 // Spectral normalization of W (rows, cols), row-major, one power iteration in
-// PyTorch's order. All reductions run in a fixed order (deterministic):
-// per-column loops, one work-group per row, or one work-group for a vector.
+// PyTorch's order. Every reduction runs in a fixed order (deterministic).
+// Long sums are cut into chunks whose partials are added in a second pass:
+// each work-group then touches a small block of W (cache-resident on CPUs,
+// coalesced along get_global_id(0) on GPUs).
 
 #define SN_WG 256
+#define SN_ROW_CHUNK 16          // rows per partial of W^T u
+#define SN_DOT_CHUNK (SN_WG * 16) // elements per partial of sum(dW_sn .* W_sn)
 
 // Tree-reduces buf[0..SN_WG) into buf[0]; every work-item must call it.
 static void local_sum(__local float *buf)
@@ -15,21 +19,44 @@ static void local_sum(__local float *buf)
     barrier(CLK_LOCAL_MEM_FENCE);
 }
 
-// t (cols) = W^T u: one work-item per column, rows summed in order.
-__kernel void sn_wt_u(int rows, int cols, __global const float *w, int woff,
-                      __global const float *u, int uoff, __global float *t, int toff)
+// Over (cols, chunks): part[chunk * cols + j] = sum over the chunk's rows i
+// (in order) of W[i, j] u[i].
+__kernel void sn_wt_u_partial(int rows, int cols, __global const float *w, int woff,
+                              __global const float *u, int uoff, __global float *part)
 {
-    int j = get_global_id(0);
+    int j = get_global_id(0), chunk = get_global_id(1);
     if (j >= cols) return;
+    int i0 = chunk * SN_ROW_CHUNK, i1 = min(rows, i0 + SN_ROW_CHUNK);
     float acc = 0.0f;
-    for (int i = 0; i < rows; i++) acc += w[woff + i * cols + j] * u[uoff + i];
-    t[toff + j] = acc;
+    for (int i = i0; i < i1; i++) acc += w[woff + i * cols + j] * u[uoff + i];
+    part[chunk * cols + j] = acc;
+}
+
+// One work-group: t[j] = sum over chunks of part (in order) = (W^T u)[j],
+// then v = t / max(||t||, eps).
+__kernel __attribute__((reqd_work_group_size(SN_WG, 1, 1)))
+void sn_v_normalize(int cols, int chunks, float eps, __global float *part,
+                    __global float *v, int voff)
+{
+    __local float buf[SN_WG];
+    int lid = get_local_id(0);
+    float acc = 0.0f;
+    for (int j = lid; j < cols; j += SN_WG) {
+        float t = 0.0f;
+        for (int c = 0; c < chunks; c++) t += part[c * cols + j];
+        part[j] = t; // row 0 of part now holds t (only this work-item reads it)
+        acc += t * t;
+    }
+    buf[lid] = acc;
+    local_sum(buf);
+    float denom = fmax(sqrt(buf[0]), eps);
+    for (int j = lid; j < cols; j += SN_WG) v[voff + j] = part[j] / denom;
 }
 
 // s (rows) = W v: one work-group per row.
 __kernel __attribute__((reqd_work_group_size(SN_WG, 1, 1)))
 void sn_w_v(int rows, int cols, __global const float *w, int woff,
-            __global const float *v, int voff, __global float *s, int soff)
+            __global const float *v, int voff, __global float *s)
 {
     __local float buf[SN_WG];
     int row = get_group_id(0), lid = get_local_id(0);
@@ -38,28 +65,13 @@ void sn_w_v(int rows, int cols, __global const float *w, int woff,
         for (int j = lid; j < cols; j += SN_WG) acc += w[woff + row * cols + j] * v[voff + j];
     buf[lid] = acc;
     local_sum(buf);
-    if (lid == 0 && row < rows) s[soff + row] = buf[0];
-}
-
-// One work-group: y = x / max(||x||, eps) over n elements.
-__kernel __attribute__((reqd_work_group_size(SN_WG, 1, 1)))
-void sn_normalize(int n, float eps, __global const float *x, int xoff,
-                  __global float *y, int yoff)
-{
-    __local float buf[SN_WG];
-    int lid = get_local_id(0);
-    float acc = 0.0f;
-    for (int k = lid; k < n; k += SN_WG) acc += x[xoff + k] * x[xoff + k];
-    buf[lid] = acc;
-    local_sum(buf);
-    float denom = fmax(sqrt(buf[0]), eps);
-    for (int k = lid; k < n; k += SN_WG) y[yoff + k] = x[xoff + k] / denom;
+    if (lid == 0 && row < rows) s[row] = buf[0];
 }
 
 // One work-group. update_u: u = s / max(||s||, eps) first (training);
 // then sigma = u . s with s = W v (training and eval).
 __kernel __attribute__((reqd_work_group_size(SN_WG, 1, 1)))
-void sn_u_sigma(int rows, int update_u, float eps, __global const float *s, int soff,
+void sn_u_sigma(int rows, int update_u, float eps, __global const float *s,
                 __global float *u, int uoff, __global float *sigma, int sigoff)
 {
     __local float buf[SN_WG];
@@ -67,7 +79,7 @@ void sn_u_sigma(int rows, int update_u, float eps, __global const float *s, int 
     float denom = 1.0f;
     if (update_u) {
         float acc = 0.0f;
-        for (int k = lid; k < rows; k += SN_WG) acc += s[soff + k] * s[soff + k];
+        for (int k = lid; k < rows; k += SN_WG) acc += s[k] * s[k];
         buf[lid] = acc;
         local_sum(buf);
         denom = fmax(sqrt(buf[0]), eps);
@@ -77,12 +89,12 @@ void sn_u_sigma(int rows, int update_u, float eps, __global const float *s, int 
     for (int k = lid; k < rows; k += SN_WG) {
         float uk;
         if (update_u) {
-            uk = s[soff + k] / denom;
+            uk = s[k] / denom;
             u[uoff + k] = uk;
         } else {
             uk = u[uoff + k];
         }
-        acc += uk * s[soff + k];
+        acc += uk * s[k];
     }
     buf[lid] = acc;
     local_sum(buf);
@@ -98,17 +110,17 @@ __kernel void sn_divide(int n, __global const float *w, int woff,
     if (k < n) w_sn[wsoff + k] = w[woff + k] / sigma[sigoff];
 }
 
-// Backward, pass 1: partial[g] = sum over a fixed strided slice of
-// dW_sn * W_sn (a fixed number of groups, SN_PARTS).
+// Backward, pass 1: group g sums dW_sn .* W_sn over elements
+// [g SN_DOT_CHUNK, (g+1) SN_DOT_CHUNK) into partial[g].
 __kernel __attribute__((reqd_work_group_size(SN_WG, 1, 1)))
 void sn_dot_partial(int n, __global const float *a, int aoff, __global const float *b,
                     int boff, __global float *partial)
 {
     __local float buf[SN_WG];
-    int lid = get_local_id(0);
+    int lid = get_local_id(0), base = get_group_id(0) * SN_DOT_CHUNK;
+    int end = min(n, base + SN_DOT_CHUNK);
     float acc = 0.0f;
-    for (int k = get_global_id(0); k < n; k += get_global_size(0))
-        acc += a[aoff + k] * b[boff + k];
+    for (int k = base + lid; k < end; k += SN_WG) acc += a[aoff + k] * b[boff + k];
     buf[lid] = acc;
     local_sum(buf);
     if (lid == 0) partial[get_group_id(0)] = buf[0];
@@ -128,8 +140,8 @@ void sn_sum_parts(int nparts, __global float *partial)
     if (lid == 0) partial[nparts] = buf[0];
 }
 
-// Backward, pass 3, over (cols, rows): dW[i,j] += (dW_sn[i,j] - c u[i] v[j]) / sigma
-// with c = partial[nparts].
+// Backward, pass 3, over (cols, rows):
+// dW[i,j] += (dW_sn[i,j] - c u[i] v[j]) / sigma with c = partial[nparts].
 __kernel void sn_grad(int rows, int cols, __global const float *partial, int nparts,
                       __global const float *dw_sn, int dwsoff, __global const float *u, int uoff,
                       __global const float *v, int voff, __global const float *sigma, int sigoff,
@@ -138,5 +150,6 @@ __kernel void sn_grad(int rows, int cols, __global const float *partial, int npa
     int j = get_global_id(0), i = get_global_id(1);
     if (j >= cols || i >= rows) return;
     int k = i * cols + j;
-    dw[dwoff + k] += (dw_sn[dwsoff + k] - partial[nparts] * u[uoff + i] * v[voff + j]) / sigma[sigoff];
+    dw[dwoff + k] += (dw_sn[dwsoff + k] - partial[nparts] * u[uoff + i] * v[voff + j]) /
+                     sigma[sigoff];
 }

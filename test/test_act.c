@@ -218,11 +218,16 @@ int main(int argc, char **argv)
     for (int a = 0; a < 4; a++)
         for (size_t s = 0; s < ns; s++) check_act(ctx, (op_act)a, sizes[s], s % 3, &seed);
 
-    /* HW = 1 takes the dense (column) path, HW > 1 the per-channel groups. */
-    const int shapes_full[][3] = {{1, 1, 1}, {7, 13, 1}, {64, 300, 1}, {3, 5, 7},
-                                  {5, 3, 289}, {64, 2, 784}, {2, 600, 4}};
-    const int shapes_small[][3] = {{1, 1, 1}, {7, 13, 1}, {3, 5, 7}, {2, 3, 300}};
-    int nsh = small ? 4 : 7;
+    /* HW = 1 takes the dense (column) paths, HW > 1 the per-channel groups
+     * (float8 chunks with and without a scalar tail); extents above 256 with
+     * and without a divisor in [128, 256] give exact and partial work-groups
+     * along dimension 0. */
+    const int shapes_full[][3] = {{1, 1, 1},   {7, 13, 1},  {64, 300, 1}, {3, 5, 7},
+                                  {5, 3, 289}, {64, 2, 784}, {2, 600, 4}, {3, 5, 16},
+                                  {2, 3, 263}, {5, 257, 1}};
+    const int shapes_small[][3] = {{1, 1, 1}, {7, 13, 1}, {3, 5, 7}, {2, 3, 300},
+                                   {2, 2, 263}, {3, 257, 1}, {2, 3, 16}};
+    int nsh = small ? 7 : 10;
     for (int s = 0; s < nsh; s++) {
         const int *sh = small ? shapes_small[s] : shapes_full[s];
         check_bias(ctx, sh[0], sh[1], sh[2], &seed);

@@ -180,6 +180,33 @@ static void check_loss(clgm_ctx *ctx, int kind, size_t n, int use_target, float 
     free(x); free(t); free(g0); free(got); free(want);
 }
 
+/* Single extreme logits, each its own call (scale 1), so the tiny losses of
+ * confident right answers are checked too, not hidden in a sum: loss and
+ * gradient finite, rtol 1e-5 with atol 1e-37 (e^-100 may flush to 0). */
+static void check_bce_extremes(clgm_ctx *ctx)
+{
+    const float xs[] = {80, -80, 80, -80, 100, -100, 100, -100, 30, -30};
+    const float ts[] = {0, 1, 1, 0, 0, 1, 1, 0, 0.25f, 0.75f};
+    float lz[1] = {-1}, dz[1] = {-1};
+    clgm_buf *bx = up(ctx, xs, 10), *bt = up(ctx, ts, 10), *bl = up(ctx, lz, 1);
+    clgm_buf *bd = up(ctx, dz, 1);
+    for (int k = 0; k < 10; k++) {
+        float l, d;
+        TU_OK(ctx, op_bce_logits(ctx, 1, bx, k, bt, k, 0, 1.0f, bl, 0, bd, 0));
+        down(ctx, bl, &l, 1);
+        down(ctx, bd, &d, 1);
+        double wl = ref_loss(BCE, xs[k], ts[k]), wd = ref_grad(BCE, xs[k], ts[k]);
+        char what[64];
+        snprintf(what, sizeof what, "bce extreme x=%g t=%g loss", xs[k], ts[k]);
+        TU_CHECK(isfinite(l) && isfinite(d), "%s: not finite (%g, %g)", what, l, d);
+        close_v(what, &l, &wl, 1, 1e-37, 1e-5);
+        snprintf(what, sizeof what, "bce extreme x=%g t=%g dx", xs[k], ts[k]);
+        close_v(what, &d, &wd, 1, 1e-37, 1e-5);
+    }
+    clgm_buf_release(ctx, bx); clgm_buf_release(ctx, bt); clgm_buf_release(ctx, bl);
+    clgm_buf_release(ctx, bd);
+}
+
 /* KL (dh accumulated) and the reparameterization, h (B,2L). */
 static void check_vae(clgm_ctx *ctx, int B, int L, uint64_t *seed)
 {
@@ -280,6 +307,7 @@ int main(int argc, char **argv)
             }
     /* BCE at extreme logits: exact +-80, +-100 plus uniform in [-90, 90] */
     check_loss(ctx, BCE, small ? 9 : 777, 1, -90, 90, &seed);
+    check_bce_extremes(ctx);
 
     const int shapes_full[][2] = {{1, 1}, {3, 5}, {7, 33}, {64, 100}, {2, 3000}};
     const int shapes_small[][2] = {{1, 1}, {3, 5}, {4, 70}};

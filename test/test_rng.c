@@ -273,9 +273,21 @@ static void test_dropout(clgm_ctx *ctx, int small)
             free(x); free(mask); free(y); free(u); free(wm); free(wy);
         }
     }
-    /* a probability outside [0, 1] is an error, not a silent clamp */
+    /* the boundary: p equal to an element's uniform keeps that element
+     * (keep when u >= p), so P(keep) = 1 - p exactly for p on the 2^-24 grid */
     clgm_buf *b;
-    TU_OK(ctx, clgm_buf_create(ctx, 16, &b));
+    TU_OK(ctx, clgm_buf_create(ctx, 16 * sizeof(float), &b));
+    {
+        float u[8], got[8];
+        op_rng_uniform_host(8, 77, 0, 0.0f, 1.0f, u);
+        TU_OK(ctx, op_fill(ctx, b, 0, 8, 1.0f));
+        TU_OK(ctx, op_dropout_forward(ctx, 8, u[5], 77, 0, b, 0, b, 8, b, 0));
+        TU_OK(ctx, clgm_buf_read(ctx, b, 8 * sizeof(float), sizeof got, got));
+        TU_CHECK(got[5] == 1.0f / (1.0f - u[5]), "u == p dropped: mask %.9g", got[5]);
+        for (int i = 0; i < 8; i++)
+            TU_CHECK((got[i] != 0.0f) == (u[i] >= u[5]), "boundary mask %d", i);
+    }
+    /* a probability outside [0, 1] is an error, not a silent clamp */
     TU_CHECK(op_dropout_forward(ctx, 4, 1.5f, 0, 0, b, 0, b, 0, b, 0) == CLGM_ERR_INVALID_ARG,
              "p = 1.5 accepted");
     clgm_buf_release(ctx, b);

@@ -18,5 +18,13 @@ int cli_fail(const char *cmd, clgm_ctx *ctx, clgm_status st);
 int cmd_devices(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_interpolate(int argc, char **argv);
+int cmd_reconstruct(int argc, char **argv);
+int cmd_manifold(int argc, char **argv);
+int cmd_encode(int argc, char **argv);
+int cmd_decode(int argc, char **argv);
+int cmd_inpaint(int argc, char **argv);
+int cmd_info(int argc, char **argv);
 
 #endif

@@ -107,7 +107,7 @@ static int parse_args(int argc, char **argv, train_args *a)
         {"log-every", required_argument, 0, O_LOG}, {"max-steps", required_argument, 0, O_MAX},
         {"resume", required_argument, 0, O_RESUME}, {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    *a = (train_args){.data = "fashion-mnist", .epochs = 5, .batch = 64, .save_every = 1,
+    *a = (train_args){.epochs = 5, .batch = 64, .save_every = 1,
                       .sample_every = 1, .log_every = 50,
                       .ov = {.beta = -1, .d_dropout = -1}};
     long v;
@@ -247,8 +247,11 @@ static int train_loop(run *r)
             st = gm_read_metrics(m, vals);
             if (st != CLGM_OK) {
                 progress_finish(r->prog, "stopped");
-                return cli_error("train", "%s; the last good checkpoint is %s", clgm_last_error(r->ctx),
-                                 r->ckpt);
+                FILE *f = fopen(r->ckpt, "rb");
+                if (f) fclose(f);
+                return cli_error("train", "%s; %s%s", clgm_last_error(r->ctx),
+                                 f ? "the last good checkpoint is " : "no checkpoint was written yet",
+                                 f ? r->ckpt : "");
             }
             clock_gettime(CLOCK_MONOTONIC, &ts);
             double now = ts.tv_sec + ts.tv_nsec * 1e-9;
@@ -314,6 +317,9 @@ static int setup_and_train(run *r)
     if (a->out) snprintf(r->dir, sizeof r->dir, "%s", a->out);
     else if (!a->resume) snprintf(r->dir, sizeof r->dir, "runs/%s", r->m->name);
     gm_model *m = r->m;
+    /* A resumed run trains on the data it started with unless told otherwise. */
+    if (!a->data) a->data = m->data[0] ? m->data : "fashion-mnist";
+    if (a->data != m->data) snprintf(m->data, sizeof m->data, "%s", a->data);
     if (ds_open(a->data, m->img_c, m->img_h, m->img_w, &r->ds, err, sizeof err) != CLGM_OK)
         return cli_error("train", "%s", err);
     char samples[1100];

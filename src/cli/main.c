@@ -12,6 +12,14 @@ typedef struct {
 
 static const command COMMANDS[] = {
     {"train", cmd_train, "train a GAN or VAE; writes checkpoints, samples, metrics, report"},
+    {"sample", cmd_sample, "generate images from a checkpoint as a PNG grid (and IDX)"},
+    {"interpolate", cmd_interpolate, "rows of linear or slerp walks between random latent codes"},
+    {"reconstruct", cmd_reconstruct, "VAE: originals above their reconstructions"},
+    {"manifold", cmd_manifold, "VAE with a 2-D latent: grid of decodes over the latent plane"},
+    {"encode", cmd_encode, "VAE: posterior means of images -> codes.safetensors"},
+    {"decode", cmd_decode, "decode latent codes from a safetensors file into images"},
+    {"inpaint", cmd_inpaint, "VAE: fill masked image regions by iterated encode/decode"},
+    {"info", cmd_info, "what a checkpoint holds: model, layers, parameters, training state"},
     {"devices", cmd_devices, "list OpenCL devices; --build compiles every kernel program"},
     {"selftest", cmd_selftest, "run the basic kernels on a device and check them against C"},
 };

@@ -1,6 +1,7 @@
 /* Progress line: rates and ETA from this session's monotonic clock. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +20,18 @@ struct progress {
     int last_len;    /* its length, to blank leftovers of a longer one */
     int updates;
 };
+
+/* Terminal width: a line longer than it would wrap and defeat the \r. */
+static int term_cols(FILE *f)
+{
+#ifdef TIOCGWINSZ
+    struct winsize ws;
+    if (ioctl(fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+#endif
+    const char *env = getenv("COLUMNS");
+    int c = env ? atoi(env) : 0;
+    return c > 0 ? c : 80;
+}
 
 static double now_s(void)
 {
@@ -117,6 +130,8 @@ void progress_update(progress *p, int epoch, int64_t step, const char *const *na
     char line[512];
     int n = format_line(p, t, names, values, n_values, line, sizeof line);
     if (p->mode == PROGRESS_TTY) {
+        int cols = term_cols(p->out);
+        if (n > cols - 1) line[n = cols > 1 ? cols - 1 : 1] = '\0';
         /* Pad with spaces over the rest of a longer previous line. */
         int pad = p->last_len > n ? p->last_len - n : 0;
         fprintf(p->out, "\r%s%*s", line, pad, "");

@@ -43,6 +43,7 @@ typedef struct gm_model {
     int64_t step;          /* training steps done */
     int64_t epoch;         /* epochs completed */
     int last_batch;        /* images in the last training step */
+    char data[512];        /* data set the model trains on (saved; resume reuses it) */
     clgm_buf *x;         /* (batch, C, H, W) input batch */
     clgm_buf *scratch;   /* noise, latent gradients, metric sums */
     size_t z_off, eps_off, dz_off, metric_off, d_out_off;

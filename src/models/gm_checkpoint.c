@@ -58,6 +58,7 @@ clgm_status gm_save(gm_model *m, const char *path)
     if (st == CLGM_OK) st = meta_u64(w, "clgm.step", (uint64_t)m->step);
     if (st == CLGM_OK) st = meta_u64(w, "clgm.epoch", (uint64_t)m->epoch);
     if (st == CLGM_OK) st = meta_u64(w, "clgm.batch", (uint64_t)m->batch);
+    if (st == CLGM_OK && m->data[0]) st = st_set_meta(w, "clgm.data", m->data);
     if (st == CLGM_OK) st = st_write(w, path);
     st_writer_free(w);
     return st;
@@ -105,6 +106,8 @@ clgm_status gm_load(clgm_ctx *ctx, const char *path, int batch, gm_model **out)
     if (st == CLGM_OK) m->step = (int64_t)v;
     if (st == CLGM_OK) st = meta_get_u64(ctx, f, "clgm.epoch", &v);
     if (st == CLGM_OK) m->epoch = (int64_t)v;
+    const char *data = st_meta(f, "clgm.data");
+    if (st == CLGM_OK && data) snprintf(m->data, sizeof m->data, "%s", data);
     st_file_free(f);
     if (st != CLGM_OK) {
         gm_destroy(m);

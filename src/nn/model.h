@@ -109,7 +109,8 @@ nn_tensor nn_model_output(const nn_model *m);
 nn_tensor nn_model_layer_output(const nn_model *m, int layer);
 /* Scratch (N, output...) the caller may fill with dL/dy (N = last batch). */
 nn_tensor nn_model_dout(const nn_model *m);
-/* A view of a parameter, its gradient, or a buffer (by nn_model_find index). */
+/* A view of named tensor idx (nn_model_find), or of its gradient; .buf is
+ * NULL for counters (and for the gradient of a non-parameter). */
 nn_tensor nn_model_tensor(const nn_model *m, int idx);
 nn_tensor nn_model_grad(const nn_model *m, int idx);
 

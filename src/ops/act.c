@@ -75,6 +75,19 @@ static size_t pow2_cover(size_t n, size_t cap)
     return p;
 }
 
+static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
+
+/* Work-group width along the contiguous dimension 0: the whole extent when
+ * it fits, else a divisor in [WG/2, WG] when there is one, so that at most
+ * one small work-group needs the per-item bounds check. */
+static size_t dim0_local(size_t n)
+{
+    if (n <= WG) return n;
+    for (size_t l = WG; l >= WG / 2; l--)
+        if (n % l == 0) return l;
+    return WG;
+}
+
 static clgm_status check_nchw(clgm_ctx *ctx, const char *op, int N, int C, int HW,
                               size_t *total)
 {
@@ -92,14 +105,20 @@ clgm_status op_bias_add(clgm_ctx *ctx, int N, int C, int HW, clgm_buf *y,
     if (total == 0) return CLGM_OK;
     CLGM_TRY(check_span(ctx, "bias_add", yoff, total));
     CLGM_TRY(check_span(ctx, "bias_add", boff, (size_t)C));
-    /* 3D range (HW, C, N), or (C, 1, N) for dense layers, so the kernel
-     * needs no integer division; dim 2 of the work-group at most 64 (NVIDIA) */
-    int cols = HW == 1;
-    size_t g[3] = {cols ? (size_t)C : (size_t)HW, cols ? 1 : (size_t)C, (size_t)N};
-    size_t l0 = pow2_cover(g[0], WG), l1 = pow2_cover(g[1], WG / l0), l2 = WG / (l0 * l1);
-    size_t l[3] = {l0, l1, l2 < 64 ? l2 : 64};
-    return clgm_launch(ctx, "act", NULL, "bias_add", 3, g, l, "bibiiiii", y, (int)yoff, b,
-                       (int)boff, N, C, HW, cols);
+    /* c comes from the range: (HW, C, N), or (C, N) for dense layers. Dim 0
+     * groups fit the extent exactly where possible (see GUARD0 in act.cl);
+     * later dimensions hold at most 64 work-items (NVIDIA's dim-2 limit). */
+    if (HW == 1) {
+        size_t g[2] = {(size_t)C, (size_t)N}, l0 = dim0_local(g[0]);
+        size_t l[2] = {l0, min_sz(min_sz(g[1], WG / l0), 64)};
+        return clgm_launch(ctx, "act", NULL, "bias_add_cols", 2, g, l, "bibiii", y,
+                           (int)yoff, b, (int)boff, N, C);
+    }
+    size_t g[3] = {(size_t)HW, (size_t)C, (size_t)N}, l0 = dim0_local(g[0]);
+    size_t l1 = min_sz(min_sz(g[1], WG / l0), 64);
+    size_t l[3] = {l0, l1, min_sz(min_sz(g[2], WG / (l0 * l1)), 64)};
+    return clgm_launch(ctx, "act", NULL, "bias_add_rows", 3, g, l, "bibiiii", y, (int)yoff,
+                       b, (int)boff, N, C, HW);
 }
 
 clgm_status op_bias_grad(clgm_ctx *ctx, int N, int C, int HW, clgm_buf *dy,
@@ -117,5 +136,6 @@ clgm_status op_bias_grad(clgm_ctx *ctx, int N, int C, int HW, clgm_buf *dy,
     }
     size_t g = (size_t)C * RED_WG, l = RED_WG;
     return clgm_launch(ctx, "act", NULL, "bias_grad_groups", 1, &g, &l, "bibiiiii", dy,
-                       (int)dyoff, db, (int)dboff, N, C, HW, (int)pow2_cover((size_t)HW, RED_WG));
+                       (int)dyoff, db, (int)dboff, N, C, HW,
+                       (int)pow2_cover(((size_t)HW + 7) / 8, RED_WG)); /* lx: see act.cl */
 }

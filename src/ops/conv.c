@@ -41,15 +41,13 @@ static geom geom_of(const op_conv_shape *s, int transposed)
 static size_t geom_rows(const geom *g) { return (size_t)g->Ci * g->KH * g->KW; }
 static size_t geom_np(const geom *g) { return (size_t)g->N * g->Ho * g->Wo; }
 
-/* Work-group of 64: dim 0 covers up to 64 of the contiguous axis (a power of
- * two >= n0 when that is smaller), dim 1 the rest, so tiny planes still fill
- * the group. */
+/* Work-groups of 64: 64x1 along the contiguous axis (dim 0), or 16x4 when
+ * that axis is short (small planes), so they still fill the group. Only two
+ * shapes, because PoCL compiles a kernel once per work-group size. */
 static void local_for(size_t n0, size_t l[2])
 {
-    size_t a = 1;
-    while (a < n0 && a < 64) a <<= 1;
-    l[0] = a;
-    l[1] = 64 / a;
+    l[0] = n0 > 16 ? 64 : 16;
+    l[1] = 64 / l[0];
 }
 
 static const char *kind_name(int transposed) { return transposed ? "conv_transpose2d" : "conv2d"; }
@@ -83,8 +81,11 @@ clgm_status op_conv_out_shape(clgm_ctx *ctx, op_conv_shape *s, int transposed)
             return clgm_fail(ctx, CLGM_ERR_SHAPE, "conv_transpose2d: output %lldx%lld from input %dx%d, kernel %dx%d, stride %d, pad %d, out_pad %d is empty",
                              oh, ow, s->H, s->W, s->KH, s->KW, s->stride, s->pad, s->out_pad);
     }
-    if (oh > INT32_MAX || ow > INT32_MAX)
-        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: output %lldx%lld too large", op, oh, ow);
+    /* the kernels divide by float reciprocals, exact for quotients < 2^21 */
+    if (oh >= (1 << 21) || ow >= (1 << 21) || s->N >= (1 << 21) || s->H >= (1 << 21) ||
+        s->W >= (1 << 21))
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: N=%d, input %dx%d or output %lldx%lld reaches 2^21",
+                         op, s->N, s->H, s->W, oh, ow);
     s->OH = (int)oh;
     s->OW = (int)ow;
     /* Every index the kernels compute must fit in an int. */
@@ -133,9 +134,14 @@ static clgm_status check_buf(clgm_ctx *ctx, const char *op, const char *what,
 static clgm_status im2col(clgm_ctx *ctx, const geom *g, clgm_buf *img, size_t ioff,
                           clgm_buf *col)
 {
+    /* fixed-size entry points for the common kernels (cl/conv.cl) */
+    const char *kernel = "im2col";
+    if (g->KH == g->KW && g->KH == 1) kernel = "im2col_k1";
+    else if (g->KH == g->KW && g->KH == 3) kernel = "im2col_k3";
+    else if (g->KH == g->KW && g->KH == 4) kernel = "im2col_k4";
     size_t gl[2] = {geom_np(g), (size_t)g->Ci}, l[2];
     local_for(gl[0], l);
-    return clgm_launch(ctx, "conv", NULL, "im2col", 2, gl, l, "biiiiiiiiiiibi", img,
+    return clgm_launch(ctx, "conv", NULL, kernel, 2, gl, l, "biiiiiiiiiiibi", img,
                        (int)ioff, g->N, g->Ci, g->Hi, g->Wi, g->KH, g->KW, g->stride,
                        g->pad, g->Ho, g->Wo, col, 0);
 }
@@ -143,9 +149,13 @@ static clgm_status im2col(clgm_ctx *ctx, const geom *g, clgm_buf *img, size_t io
 static clgm_status col2im(clgm_ctx *ctx, const geom *g, clgm_buf *col, clgm_buf *img,
                           size_t ioff)
 {
+    /* candidates per axis: ceil(K / stride); 1..4 square have entry points */
+    static const char *const fixed[] = {"col2im_m1", "col2im_m2", "col2im_m3", "col2im_m4"};
+    int mh = (g->KH + g->stride - 1) / g->stride, mw = (g->KW + g->stride - 1) / g->stride;
+    const char *kernel = (mh == mw && mh <= 4) ? fixed[mh - 1] : "col2im";
     size_t gl[2] = {(size_t)g->Hi * g->Wi, (size_t)g->N * g->Ci}, l[2];
     local_for(gl[0], l);
-    return clgm_launch(ctx, "conv", NULL, "col2im", 2, gl, l, "biiiiiiiiiiibi", col, 0,
+    return clgm_launch(ctx, "conv", NULL, kernel, 2, gl, l, "biiiiiiiiiiibi", col, 0,
                        g->N, g->Ci, g->Hi, g->Wi, g->KH, g->KW, g->stride, g->pad,
                        g->Ho, g->Wo, img, (int)ioff);
 }
@@ -154,9 +164,9 @@ static clgm_status col2im(clgm_ctx *ctx, const geom *g, clgm_buf *col, clgm_buf 
 static clgm_status swap01(clgm_ctx *ctx, clgm_buf *in, size_t ioff, int A, int B,
                           int L, clgm_buf *out, size_t ooff)
 {
-    size_t gl[2] = {(size_t)L, (size_t)A * B}, l[2];
+    size_t gl[3] = {(size_t)L, (size_t)A, (size_t)B}, l[3] = {0, 0, 1};
     local_for(gl[0], l);
-    return clgm_launch(ctx, "conv", NULL, "swap01", 2, gl, l, "biiiibi", in, (int)ioff,
+    return clgm_launch(ctx, "conv", NULL, "swap01", 3, gl, l, "biiiibi", in, (int)ioff,
                        A, B, L, out, (int)ooff);
 }
 
@@ -232,6 +242,7 @@ clgm_status op_conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *
 {
     CLGM_TRY(check_call(ctx, s, 0, 0, x, xoff, w, woff, dy, dyoff, "dy", dx, dxoff, dw,
                         dwoff, work));
+    if (!dx && !dw) return CLGM_OK;
     geom g = geom_of(s, 0);
     size_t toff = geom_rows(&g) * geom_np(&g);
     /* t = dy in GEMM layout, col = im2col(x); then dw, then dx reusing col */
@@ -262,6 +273,7 @@ clgm_status op_convt2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf 
 {
     CLGM_TRY(check_call(ctx, s, 1, 0, x, xoff, w, woff, dy, dyoff, "dy", dx, dxoff, dw,
                         dwoff, work));
+    if (!dx && !dw) return CLGM_OK;
     geom g = geom_of(s, 1);
     size_t toff = geom_rows(&g) * geom_np(&g);
     /* col = im2col(dy), t = x in GEMM layout; dw; then dx = conv of dy from

@@ -88,24 +88,21 @@ static size_t min_size(int a, int b)
 /* One launch of the register-blocked kernel for the case; edge tiles are
  * handled inside it (see cl/gemm.cl). Products narrower than the vector
  * width along the vectorized dimension go to gemm_naive. */
-static clgm_status launch_own(clgm_ctx *ctx, const gemm_params *p, const gemm_args *g)
+static clgm_status launch_tiles(clgm_ctx *ctx, const gemm_params *p, const char *opt,
+                                const gemm_args *g)
 {
-    char options[160];
-    gemm_build_options(p, options, sizeof options);
-    const char *opt = options[0] ? options : NULL;
-
     const char *kernel;
     int tile_rows, tile_cols, vector_ok;
     if (!g->tb) {        /* NN, TN: vectors along N */
         kernel = g->ta ? "gemm_tn" : "gemm_nn";
         tile_rows = p->tm;
-        tile_cols = p->vw;
-        vector_ok = g->N >= p->vw;
+        tile_cols = p->vw * p->vn;
+        vector_ok = g->N >= tile_cols;
     } else if (g->ta) {  /* TT: vectors along M */
         kernel = "gemm_tt";
-        tile_rows = p->vw;
+        tile_rows = p->vw * p->vn;
         tile_cols = p->tm;
-        vector_ok = g->M >= p->vw;
+        vector_ok = g->M >= tile_rows;
     } else {             /* NT: vectors along K, any M and N */
         kernel = "gemm_nt";
         tile_rows = p->dr;
@@ -116,10 +113,49 @@ static clgm_status launch_own(clgm_ctx *ctx, const gemm_params *p, const gemm_ar
     int tx = (g->N + tile_cols - 1) / tile_cols, ty = (g->M + tile_rows - 1) / tile_rows;
     size_t gl[3] = {(size_t)tx, (size_t)ty, (size_t)g->batch};
     size_t l[3] = {min_size(p->lx, tx), min_size(p->ly, ty), 1};
+    while (l[0] * l[1] > ctx->info.max_work_group_size && l[0] * l[1] > 1) {
+        if (l[0] >= l[1]) l[0] = (l[0] + 1) / 2;
+        else l[1] = (l[1] + 1) / 2;
+    }
     return clgm_launch(ctx, "gemm", opt, kernel, 3, gl, l, "iiifbiiibiiifbiii", g->M, g->N,
                        g->K, (double)g->alpha, g->A, (int)g->aoff, g->lda, (int)g->sa, g->B,
                        (int)g->boff, g->ldb, (int)g->sb, (double)g->beta, g->C,
                        (int)g->coff, g->ldc, (int)g->sc);
+}
+
+static clgm_status launch_own(clgm_ctx *ctx, const gemm_params *p, const gemm_args *g)
+{
+    char options[160];
+    gemm_build_options(p, options, sizeof options);
+    const char *opt = options[0] ? options : NULL;
+    /* NT as TT: A (M x K) is the small operand in the layers' NT products
+     * (batch x in, or out-channels x pixels), so copying it transposed costs
+     * M*K moves against 2*M*N*K flops, and TT's outer products beat NT's
+     * dot products. */
+    if (g->ta == 0 && g->tb == 1 && p->nt_tt > 0 && g->N >= p->nt_tt && g->K > 0 &&
+        g->M >= p->vw * p->vn) {
+        size_t at_floats = (size_t)g->M * (size_t)g->K;
+        if (at_floats * (size_t)g->batch > (size_t)INT32_MAX)
+            return launch_tiles(ctx, p, opt, g);
+        clgm_buf *at;
+        CLGM_TRY(clgm_buf_create(ctx, at_floats * (size_t)g->batch * sizeof(float), &at));
+        size_t gl[3] = {(size_t)g->M, (size_t)g->K, (size_t)g->batch}, l[3] = {16, 16, 1};
+        clgm_status st = clgm_launch(ctx, "gemm", opt, "gemm_transpose", 3, gl, l,
+                                     "iibiiibiii", g->M, g->K, g->A, (int)g->aoff, g->lda,
+                                     (int)g->sa, at, 0, g->M, (int)at_floats);
+        if (st == CLGM_OK) {
+            gemm_args t = *g;
+            t.ta = 1;
+            t.A = at;
+            t.aoff = 0;
+            t.lda = g->M;
+            t.sa = at_floats;
+            st = launch_tiles(ctx, p, opt, &t);
+        }
+        clgm_buf_release(ctx, at); /* in-order queue: reuse waits for the kernels */
+        return st;
+    }
+    return launch_tiles(ctx, p, opt, g);
 }
 
 /* ---- CLBlast ---- */

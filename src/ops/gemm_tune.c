@@ -7,7 +7,7 @@
 #include "ops/gemm_tune.h"
 
 /* The defaults compiled into cl/gemm.cl (keep in sync with its #ifndefs). */
-static const gemm_params kernel_defaults = {GEMM_OWN, 8, 16, 4, 4, 16, 4, 1};
+static const gemm_params kernel_defaults = {GEMM_OWN, 8, 16, 1, 4, 4, 16, 0, 4, 1};
 
 typedef struct gemm_table_entry {
     const char *name_has;  /* substring of the device name, "" matches any */
@@ -20,7 +20,7 @@ static const gemm_table_entry gemm_table[] = {
     /* PoCL's CPU device (name "pthread-<cpu>"), measured with bench_gemm on
      * a 2-core AVX-512 EPYC: the own kernels beat untuned CLBlast by about
      * an order of magnitude on every model shape. */
-    {"pthread", CLGM_DEVICE_CPU, {GEMM_OWN, 8, 16, 4, 4, 16, 4, 1}},
+    {"pthread", CLGM_DEVICE_CPU, {GEMM_OWN, 8, 16, 1, 4, 4, 16, 0, 4, 1}},
 };
 
 clgm_status gemm_params_get(clgm_ctx *ctx, gemm_params *out)
@@ -53,23 +53,25 @@ clgm_status gemm_params_get(clgm_ctx *ctx, gemm_params *out)
         if (sscanf(tok, "%15[a-z]=%d%n", key, &v, &n) != 2 || tok[n] != 0)
             return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
                              "CLGM_GEMM_PARAMS: cannot parse '%s' (expected key=value "
-                             "pairs like tm=8,vw=16,dr=4,dc=4,dk=16,lx=4,ly=1)", tok);
+                             "pairs like tm=8,vw=16,vn=1,dr=4,dc=4,dk=16,lx=1,ly=8)", tok);
         int ok = v >= 1;
         if (!strcmp(key, "tm")) { out->tm = v; ok = ok && v <= 16; }
         else if (!strcmp(key, "vw")) { out->vw = v; ok = v == 2 || v == 4 || v == 8 || v == 16; }
+        else if (!strcmp(key, "vn")) { out->vn = v; ok = ok && v <= 4; }
         else if (!strcmp(key, "dr")) { out->dr = v; ok = ok && v <= 8; }
         else if (!strcmp(key, "dc")) { out->dc = v; ok = ok && v <= 8; }
         else if (!strcmp(key, "dk")) { out->dk = v; ok = v == 4 || v == 8 || v == 16; }
+        else if (!strcmp(key, "ntt")) { out->nt_tt = v; ok = v >= 0; }
         else if (!strcmp(key, "lx")) { out->lx = v; ok = ok && v <= 256; }
         else if (!strcmp(key, "ly")) { out->ly = v; ok = ok && v <= 256; }
         else
             return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
-                             "CLGM_GEMM_PARAMS: unknown key '%s' (known: tm vw dr dc dk lx ly)",
+                             "CLGM_GEMM_PARAMS: unknown key '%s' (known: tm vw vn dr dc dk ntt lx ly)",
                              key);
         if (!ok)
             return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
                              "CLGM_GEMM_PARAMS: %s=%d out of range (tm 1-16, vw 2/4/8/16, "
-                             "dr and dc 1-8, dk 4/8/16, lx and ly 1-256)", key, v);
+                             "vn 1-4, dr and dc 1-8, dk 4/8/16, ntt >= 0, lx and ly 1-256)", key, v);
     }
     return CLGM_OK;
 }
@@ -111,11 +113,12 @@ const char *gemm_backend_name(gemm_backend b)
 void gemm_build_options(const gemm_params *p, char *out, size_t len)
 {
     const gemm_params *d = &kernel_defaults;
-    if (p->tm == d->tm && p->vw == d->vw && p->dr == d->dr && p->dc == d->dc &&
-        p->dk == d->dk) {
+    if (p->tm == d->tm && p->vw == d->vw && p->vn == d->vn && p->dr == d->dr &&
+        p->dc == d->dc && p->dk == d->dk) {
         out[0] = 0;
         return;
     }
-    snprintf(out, len, "-DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_DR=%d -DGEMM_DC=%d -DGEMM_DK=%d",
-             p->tm, p->vw, p->dr, p->dc, p->dk);
+    snprintf(out, len,
+             "-DGEMM_TM=%d -DGEMM_VW=%d -DGEMM_VN=%d -DGEMM_DR=%d -DGEMM_DC=%d -DGEMM_DK=%d",
+             p->tm, p->vw, p->vn, p->dr, p->dc, p->dk);
 }

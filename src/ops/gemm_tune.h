@@ -4,7 +4,7 @@
  * This is the hook for tuning: the table in gemm_tune.c holds one entry per
  * known device (matched by name substring and type), and $CLGM_GEMM_PARAMS
  * overrides the numbers at run time, e.g.
- *   CLGM_GEMM_PARAMS="tm=8,vw=16,dr=4,dc=4,dk=16,lx=4,ly=2"
+ *   CLGM_GEMM_PARAMS="tm=8,vw=16,vn=1,dr=4,dc=4,dk=16,lx=1,ly=8"
  * so a tuner can measure candidates without rebuilding. $CLGM_GEMM forces a
  * backend: own | clblast | naive | auto (the default). */
 #ifndef CLGM_GEMM_TUNE_H
@@ -21,10 +21,12 @@ typedef enum gemm_backend {
 
 typedef struct gemm_params {
     gemm_backend backend; /* this device's default, never GEMM_AUTO */
-    int tm, vw;   /* NN, TN: a work-item owns tm rows x vw columns (vw the
-                     vector width: 2, 4, 8 or 16); TT: vw rows x tm columns */
+    int tm, vw, vn; /* NN, TN: a work-item owns tm rows x vn vectors of vw
+                       columns (vw 2, 4, 8 or 16); TT: vn*vw rows x tm columns */
     int dr, dc;   /* NT: a work-item owns dr x dc dot products ... */
     int dk;       /* ... accumulated dk-wide along k (4, 8 or 16) */
+    int nt_tt;    /* NT with N >= nt_tt (and M >= a TT tile) runs as A^T into
+                     scratch + the TT kernel instead; 0: never */
     int lx, ly;   /* work-group size in tiles (x along N, y along M) */
 } gemm_params;
 

@@ -1,7 +1,10 @@
 /* Launchers for the batch-normalization kernels in cl/norm.cl (see there for
  * the layouts). Statistics and backward sums: one work-group per channel, or
  * one work-item per channel when HW == 1; normalization and dx: one
- * work-item per element on a 2D range that needs no integer division. */
+ * work-item per element on a (HW, C, N) or (C, N) range, so no integer
+ * division. */
+#include <stdio.h>
+
 #include "device/device.h"
 #include "ops/ops.h"
 
@@ -17,13 +20,6 @@ static clgm_status check_span(clgm_ctx *ctx, const char *what, size_t off, size_
     return CLGM_OK;
 }
 
-/* 3D range of the elementwise kernels: (HW, C, N), or (C, 1, N) when
- * HW == 1 (cols); see cl/norm.cl. Work-groups of WG items. */
-typedef struct elem_map {
-    int cols;
-    size_t global[3], local[3];
-} elem_map;
-
 static size_t pow2_cover(size_t n, size_t cap)
 {
     size_t p = 1;
@@ -31,25 +27,48 @@ static size_t pow2_cover(size_t n, size_t cap)
     return p;
 }
 
-static elem_map elem_map_make(int N, int C, int HW)
+static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
+
+/* Work-group width along the contiguous dimension 0: the whole extent when
+ * it fits, else a divisor in [WG/2, WG] when there is one, so that no (or
+ * only one, small) work-group needs the per-item bounds check. */
+static size_t dim0_local(size_t n)
+{
+    if (n <= WG) return n;
+    for (size_t l = WG; l >= WG / 2; l--)
+        if (n % l == 0) return l;
+    return WG;
+}
+
+/* Launch geometry of an elementwise kernel NAME_rows over (HW, C, N), or
+ * NAME_cols over (C, N) when HW == 1; see cl/norm.cl. Dimensions past 0
+ * hold at most 64 work-items (NVIDIA's limit for dimension 2). */
+typedef struct elem_map {
+    char kernel[40];
+    int dims;
+    size_t global[3], local[3];
+} elem_map;
+
+static elem_map elem_map_make(const char *name, int N, int C, int HW)
 {
     elem_map e;
-    e.cols = HW == 1;
-    size_t g0 = e.cols ? (size_t)C : (size_t)HW, g1 = e.cols ? 1 : (size_t)C;
-    size_t l0 = pow2_cover(g0, WG), l1 = pow2_cover(g1, WG / l0);
-    e.global[0] = g0; e.global[1] = g1; e.global[2] = (size_t)N;
-    /* dim 2 capped at 64, the smallest per-dimension limit in common use
-     * (NVIDIA); the work-group is then smaller than WG. */
-    size_t l2 = WG / (l0 * l1);
-    e.local[0] = l0; e.local[1] = l1; e.local[2] = l2 < 64 ? l2 : 64;
+    int cols = HW == 1;
+    snprintf(e.kernel, sizeof e.kernel, "%s_%s", name, cols ? "cols" : "rows");
+    e.dims = cols ? 2 : 3;
+    e.global[0] = cols ? (size_t)C : (size_t)HW;
+    e.global[1] = cols ? (size_t)N : (size_t)C;
+    e.global[2] = (size_t)N;
+    e.local[0] = dim0_local(e.global[0]);
+    e.local[1] = min_sz(min_sz(e.global[1], WG / e.local[0]), 64);
+    e.local[2] = cols ? 1 : min_sz(min_sz(e.global[2], WG / (e.local[0] * e.local[1])), 64);
     return e;
 }
 
-/* Width of the (hw, n) grid inside a per-channel work-group: the power of
- * two covering HW, at most RED_WG. */
+/* Width of the (chunk, n) grid inside a per-channel work-group: the power of
+ * two covering a row's 8-float chunks, at most RED_WG (see cl/norm.cl). */
 static int group_lx(int HW)
 {
-    return (int)pow2_cover((size_t)HW, RED_WG);
+    return (int)pow2_cover(((size_t)HW + 7) / 8, RED_WG);
 }
 
 static clgm_status check_shape(clgm_ctx *ctx, const char *op, int N, int C, int HW,
@@ -82,12 +101,13 @@ clgm_status op_batchnorm_forward(clgm_ctx *ctx, int training, int N, int C, int 
     CLGM_TRY(check_span(ctx, "beta", boff, (size_t)C));
     CLGM_TRY(check_span(ctx, "running_mean", rmoff, (size_t)C));
     CLGM_TRY(check_span(ctx, "running_var", rvoff, (size_t)C));
-    elem_map e = elem_map_make(N, C, HW);
-    if (!training) /* normalize with the running statistics */
-        return clgm_launch(ctx, "norm", NULL, "bn_eval", 3, e.global, e.local,
-                           "biiiiibibifbibibi", x, (int)xoff, N, C, HW, e.cols, run_mean,
-                           (int)rmoff, run_var, (int)rvoff, (double)eps, gamma, (int)goff,
-                           beta, (int)boff, y, (int)yoff);
+    if (!training) { /* normalize with the running statistics */
+        elem_map e = elem_map_make("bn_eval", N, C, HW);
+        return clgm_launch(ctx, "norm", NULL, e.kernel, e.dims, e.global, e.local,
+                           "biiiibibifbibibi", x, (int)xoff, N, C, HW, run_mean, (int)rmoff,
+                           run_var, (int)rvoff, (double)eps, gamma, (int)goff, beta,
+                           (int)boff, y, (int)yoff);
+    }
 
     if ((size_t)N * (size_t)HW < 2)
         return clgm_fail(ctx, CLGM_ERR_SHAPE,
@@ -112,10 +132,11 @@ clgm_status op_batchnorm_forward(clgm_ctx *ctx, int training, int N, int C, int 
                              save_invstd, (int)sioff, run_mean, (int)rmoff, run_var,
                              (int)rvoff));
     }
-    return clgm_launch(ctx, "norm", NULL, "bn_apply", 3, e.global, e.local,
-                       "biiiiibibibibibi", x, (int)xoff, N, C, HW, e.cols, save_mean,
-                       (int)smoff, save_invstd, (int)sioff, gamma, (int)goff, beta,
-                       (int)boff, y, (int)yoff);
+    elem_map e = elem_map_make("bn_apply", N, C, HW);
+    return clgm_launch(ctx, "norm", NULL, e.kernel, e.dims, e.global, e.local,
+                       "biiiibibibibibi", x, (int)xoff, N, C, HW, save_mean, (int)smoff,
+                       save_invstd, (int)sioff, gamma, (int)goff, beta, (int)boff, y,
+                       (int)yoff);
 }
 
 clgm_status op_batchnorm_backward(clgm_ctx *ctx, int N, int C, int HW, clgm_buf *x,
@@ -156,9 +177,9 @@ clgm_status op_batchnorm_backward(clgm_ctx *ctx, int N, int C, int HW, clgm_buf 
                          (int)dgoff, dbeta, (int)dboff, sums);
     }
     if (st == CLGM_OK && dx) {
-        elem_map e = elem_map_make(N, C, HW);
-        st = clgm_launch(ctx, "norm", NULL, "bn_dx", 3, e.global, e.local,
-                         "bibiiiiibibibibbi", x, (int)xoff, dy, (int)dyoff, N, C, HW, e.cols,
+        elem_map e = elem_map_make("bn_dx", N, C, HW);
+        st = clgm_launch(ctx, "norm", NULL, e.kernel, e.dims, e.global, e.local,
+                         "bibiiiibibibibbi", x, (int)xoff, dy, (int)dyoff, N, C, HW,
                          save_mean, (int)smoff, save_invstd, (int)sioff, gamma, (int)goff,
                          sums, dx, (int)dxoff);
     }

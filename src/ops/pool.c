@@ -2,14 +2,13 @@
 #include "device/device.h"
 #include "ops/ops.h"
 
-/* 64 work-items: dim 0 over the plane's pixels (a power of two >= n0 when
- * the plane is small), dim 1 over planes. */
+/* Work-groups of 64: 64x1 along the contiguous axis (dim 0), or 16x4 when
+ * that axis is short (small planes), so they still fill the group. Only two
+ * shapes, because PoCL compiles a kernel once per work-group size. */
 static void local_for(size_t n0, size_t l[2])
 {
-    size_t a = 1;
-    while (a < n0 && a < 64) a <<= 1;
-    l[0] = a;
-    l[1] = 64 / a;
+    l[0] = n0 > 16 ? 64 : 16;
+    l[1] = 64 / l[0];
 }
 
 static clgm_status check_buf(clgm_ctx *ctx, const char *op, const char *what,
@@ -33,6 +32,8 @@ static clgm_status pool_shape(clgm_ctx *ctx, const char *op, int N, int C, int H
     if (N < 1 || C < 1 || H < 1 || W < 1 || k < 1 || stride < 1)
         return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: N=%d C=%d H=%d W=%d kernel %d stride %d must all be >= 1",
                          op, N, C, H, W, k, stride);
+    if (H >= (1 << 21) || W >= (1 << 21)) /* float-reciprocal division limit */
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: input %dx%d reaches 2^21", op, H, W);
     if (H < k || W < k)
         return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: kernel %d is larger than the %dx%d input (no padding)",
                          op, k, H, W);
@@ -88,6 +89,9 @@ static clgm_status upsample_shape(clgm_ctx *ctx, const char *op, int N, int C, i
     if (N < 1 || C < 1 || H < 1 || W < 1 || scale < 1)
         return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: N=%d C=%d H=%d W=%d scale %d must all be >= 1",
                          op, N, C, H, W, scale);
+    if ((long long)H * scale >= (1 << 21) || (long long)W * scale >= (1 << 21))
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: output %lldx%lld reaches 2^21", op,
+                         (long long)H * scale, (long long)W * scale);
     *nin = (size_t)N * C * H * W;
     *nout = *nin * scale * scale;
     if (*nout > INT32_MAX)

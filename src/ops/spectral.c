@@ -3,12 +3,14 @@
 #include "device/device.h"
 #include "ops/ops.h"
 
+/* as in cl/spectral.cl */
 #define SN_WG 256
-#define SN_PARTS 64 /* fixed group count of the backward's dot product */
+#define SN_ROW_CHUNK 16
+#define SN_DOT_CHUNK (SN_WG * 16)
 
 static clgm_status check_shape(clgm_ctx *ctx, int rows, int cols, const char *op)
 {
-    if (rows <= 0 || cols <= 0 || (int64_t)rows * cols > INT32_MAX)
+    if (rows <= 0 || cols <= 0 || (int64_t)rows * cols > INT32_MAX - SN_DOT_CHUNK)
         return clgm_fail(ctx, CLGM_ERR_SHAPE,
                          "%s: weight viewed as %d x %d; want positive sizes with "
                          "rows*cols < 2^31", op, rows, cols);
@@ -38,26 +40,31 @@ clgm_status op_spectral_norm_forward(clgm_ctx *ctx, int training, int rows, int 
     CLGM_TRY(check_off(ctx, uoff, (size_t)rows, op));
     CLGM_TRY(check_off(ctx, voff, (size_t)cols, op));
     CLGM_TRY(check_off(ctx, soff, 1, op));
-    clgm_buf *tmp; /* t = W^T u (cols), then s = W v (rows) */
-    CLGM_TRY(clgm_buf_create(ctx, (size_t)(rows > cols ? rows : cols) * sizeof(float), &tmp));
-    size_t one = SN_WG, l = SN_WG, gc = (size_t)cols, gr = (size_t)rows * SN_WG, gn = n;
+    /* scratch: the chunk partials of W^T u (chunks x cols), then s = W v */
+    int chunks = (rows + SN_ROW_CHUNK - 1) / SN_ROW_CHUNK;
+    size_t scratch = (size_t)chunks * (size_t)cols;
+    if (scratch < (size_t)rows) scratch = (size_t)rows;
+    clgm_buf *tmp;
+    CLGM_TRY(clgm_buf_create(ctx, scratch * sizeof(float), &tmp));
+    size_t one = SN_WG, l = SN_WG, gr = (size_t)rows * SN_WG, gn = n;
+    size_t g2[2] = {(size_t)cols, (size_t)chunks}, l2[2] = {64, 1};
     clgm_status st = CLGM_OK;
     if (training) {
         /* v = normalize(W^T u) */
-        st = clgm_launch(ctx, "spectral", NULL, "sn_wt_u", 1, &gc, &l, "iibibibi", rows,
-                         cols, w, (int)woff, u, (int)uoff, tmp, 0);
+        st = clgm_launch(ctx, "spectral", NULL, "sn_wt_u_partial", 2, g2, l2, "iibibib",
+                         rows, cols, w, (int)woff, u, (int)uoff, tmp);
         if (st == CLGM_OK)
-            st = clgm_launch(ctx, "spectral", NULL, "sn_normalize", 1, &one, &l, "ifbibi",
-                             cols, (double)eps, tmp, 0, v, (int)voff);
+            st = clgm_launch(ctx, "spectral", NULL, "sn_v_normalize", 1, &one, &l, "iifbbi",
+                             cols, chunks, (double)eps, tmp, v, (int)voff);
     }
     /* s = W v; training: u = normalize(s); sigma = u . s */
     if (st == CLGM_OK)
-        st = clgm_launch(ctx, "spectral", NULL, "sn_w_v", 1, &gr, &l, "iibibibi", rows,
-                         cols, w, (int)woff, v, (int)voff, tmp, 0);
+        st = clgm_launch(ctx, "spectral", NULL, "sn_w_v", 1, &gr, &l, "iibibib", rows,
+                         cols, w, (int)woff, v, (int)voff, tmp);
     if (st == CLGM_OK)
-        st = clgm_launch(ctx, "spectral", NULL, "sn_u_sigma", 1, &one, &l, "iifbibibi",
-                         rows, training ? 1 : 0, (double)eps, tmp, 0, u, (int)uoff,
-                         sigma, (int)soff);
+        st = clgm_launch(ctx, "spectral", NULL, "sn_u_sigma", 1, &one, &l, "iifbbibi",
+                         rows, training ? 1 : 0, (double)eps, tmp, u, (int)uoff, sigma,
+                         (int)soff);
     if (st == CLGM_OK)
         st = clgm_launch(ctx, "spectral", NULL, "sn_divide", 1, &gn, &l, "ibibibi",
                          (int)n, w, (int)woff, sigma, (int)soff, w_sn, (int)wsoff);
@@ -80,19 +87,20 @@ clgm_status op_spectral_norm_backward(clgm_ctx *ctx, int rows, int cols,
     CLGM_TRY(check_off(ctx, uoff, (size_t)rows, op));
     CLGM_TRY(check_off(ctx, voff, (size_t)cols, op));
     CLGM_TRY(check_off(ctx, soff, 1, op));
-    clgm_buf *partial; /* SN_PARTS partial sums, then their total c */
-    CLGM_TRY(clgm_buf_create(ctx, (SN_PARTS + 1) * sizeof(float), &partial));
-    size_t l = SN_WG, gp = (size_t)SN_PARTS * SN_WG, one = SN_WG;
+    int nparts = (int)((n + SN_DOT_CHUNK - 1) / SN_DOT_CHUNK);
+    clgm_buf *partial; /* nparts partial sums, then their total c */
+    CLGM_TRY(clgm_buf_create(ctx, ((size_t)nparts + 1) * sizeof(float), &partial));
+    size_t l = SN_WG, gp = (size_t)nparts * SN_WG, one = SN_WG;
     size_t g2[2] = {(size_t)cols, (size_t)rows}, l2[2] = {64, 1};
     clgm_status st = clgm_launch(ctx, "spectral", NULL, "sn_dot_partial", 1, &gp, &l,
                                  "ibibib", (int)n, dw_sn, (int)dwsoff, w_sn, (int)wsoff,
                                  partial);
     if (st == CLGM_OK)
         st = clgm_launch(ctx, "spectral", NULL, "sn_sum_parts", 1, &one, &l, "ib",
-                         (int)SN_PARTS, partial);
+                         nparts, partial);
     if (st == CLGM_OK)
         st = clgm_launch(ctx, "spectral", NULL, "sn_grad", 2, g2, l2, "iibibibibibibi", rows,
-                         cols, partial, (int)SN_PARTS, dw_sn, (int)dwsoff, u, (int)uoff, v,
+                         cols, partial, nparts, dw_sn, (int)dwsoff, u, (int)uoff, v,
                          (int)voff, sigma, (int)soff, dw, (int)dwoff);
     clgm_buf_release(ctx, partial);
     return st;

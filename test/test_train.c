@@ -1,0 +1,234 @@
+/* Whole models on a tiny synthetic set: every preset builds and steps, losses
+ * fall, checkpoints round-trip, a resumed run reproduces the uninterrupted one
+ * bit for bit, and a diverging run is reported as such.
+ * With an argument DIR it also writes DIR/gan.safetensors, DIR/vae.safetensors
+ * and their outputs for fixed latents (DIR/gan_io.safetensors, ...) for the PyTorch
+ * interop check (test/pytorch/check_interop.py). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/safetensors.h"
+#include "models/gm.h"
+#include "models/presets.h"
+#include "test_util.h"
+
+/* A small GAN and VAE in the preset format, so the test runs in seconds. */
+static const char *TINY_GAN =
+    "{\"name\":\"tiny-gan\",\"family\":\"gan\",\"loss\":\"bce\",\"latent\":8,\"image\":[1,8,8],"
+    "\"init\":\"dcgan\",\"nets\":{"
+    "\"G\":{\"input\":[8],\"layers\":[{\"type\":\"linear\",\"out\":128,\"bias\":false},"
+    "{\"type\":\"batchnorm\"},{\"type\":\"relu\"},{\"type\":\"reshape\",\"shape\":[8,4,4]},"
+    "{\"type\":\"convtranspose2d\",\"out\":1,\"kernel\":4,\"stride\":2,\"padding\":1},{\"type\":\"tanh\"}]},"
+    "\"D\":{\"input\":[1,8,8],\"layers\":[{\"type\":\"conv2d\",\"out\":8,\"kernel\":4,\"stride\":2,\"padding\":1},"
+    "{\"type\":\"leakyrelu\",\"slope\":0.2},{\"type\":\"flatten\"},{\"type\":\"dropout\",\"p\":0.2},"
+    "{\"type\":\"linear\",\"out\":1}]}},"
+    "\"optim\":{\"G\":{\"type\":\"adam\",\"lr\":0.002,\"beta1\":0.5},\"D\":{\"type\":\"adam\",\"lr\":0.002,\"beta1\":0.5}}}";
+static const char *TINY_VAE =
+    "{\"name\":\"tiny-vae\",\"family\":\"vae\",\"latent\":4,\"image\":[1,8,8],\"beta\":1,"
+    "\"nets\":{\"enc\":{\"input\":[1,8,8],\"layers\":[{\"type\":\"flatten\"},{\"type\":\"linear\",\"out\":32},"
+    "{\"type\":\"relu\"},{\"type\":\"linear\",\"out\":8}]},"
+    "\"dec\":{\"input\":[4],\"layers\":[{\"type\":\"linear\",\"out\":32},{\"type\":\"relu\"},"
+    "{\"type\":\"linear\",\"out\":64},{\"type\":\"reshape\",\"shape\":[1,8,8]}]}},"
+    "\"optim\":{\"vae\":{\"type\":\"adam\",\"lr\":0.003}}}";
+
+enum { B = 16, IMG = 64, NSET = 64 };
+static float data[NSET * IMG];
+
+/* Bars: each image a horizontal or vertical bar at a random place. */
+static void make_data(void)
+{
+    uint64_t s = 7;
+    for (int i = 0; i < NSET; i++) {
+        float r[2];
+        tu_rand_fill(r, 2, 0, 1, &s);
+        int pos = (int)(r[0] * 8), vertical = r[1] < 0.5f;
+        for (int y = 0; y < 8; y++)
+            for (int x = 0; x < 8; x++)
+                data[i * IMG + y * 8 + x] = (vertical ? x : y) == pos ? 1.0f : 0.0f;
+    }
+}
+
+static const float *batch_at(int64_t step)
+{
+    return data + (size_t)(step % (NSET / B)) * B * IMG;
+}
+
+static clgm_status run_steps(gm_model *m, int k, double *first, double *last, int nmet)
+{
+    double v[GM_MAX_METRICS];
+    for (int i = 0; i < k; i++) {
+        clgm_status st = gm_train_step(m, batch_at(m->step), B);
+        if (st != CLGM_OK) return st;
+        st = gm_read_metrics(m, v);
+        if (st != CLGM_OK) return st;
+        for (int j = 0; j < nmet; j++) {
+            if (i < 10 && first) first[j] += v[j] / 10;
+            if (i >= k - 10 && last) last[j] += v[j] / 10;
+        }
+    }
+    return CLGM_OK;
+}
+
+static void losses_fall(clgm_ctx *ctx)
+{
+    gm_model *m;
+    double f[GM_MAX_METRICS] = {0}, l[GM_MAX_METRICS] = {0};
+    TU_OK(ctx, gm_create(ctx, TINY_VAE, NULL, B, 1, &m));
+    TU_OK(ctx, run_steps(m, 150, f, l, 3));
+    /* Negative ELBO of bars starts near 64 ln 2 = 44 nats and must drop well. */
+    TU_CHECK(l[0] < 0.6 * f[0], "VAE loss falls: first %.2f last %.2f", f[0], l[0]);
+    gm_destroy(m);
+
+    memset(f, 0, sizeof f);
+    memset(l, 0, sizeof l);
+    TU_OK(ctx, gm_create(ctx, TINY_GAN, NULL, B, 1, &m));
+    TU_OK(ctx, run_steps(m, 60, f, l, 4));
+    /* D starts at chance (2 ln 2 = 1.39) and learns to separate. */
+    TU_CHECK(f[0] > 1.0 && l[0] < f[0] && l[2] > l[3],
+             "GAN: D loss %.3f -> %.3f, D(x) %.3f > D(G(z)) %.3f", f[0], l[0], l[2], l[3]);
+    gm_destroy(m);
+}
+
+static int tensors_equal(const st_file *a, const st_file *b)
+{
+    if (a->n_tensors != b->n_tensors) return 0;
+    for (int i = 0; i < a->n_tensors; i++) {
+        const st_tensor *t = st_get(b, a->tensors[i].name);
+        if (!t || t->numel != a->tensors[i].numel ||
+            memcmp(t->data, a->tensors[i].data, t->numel * sizeof(float))) {
+            fprintf(stderr, "tensor %s differs\n", a->tensors[i].name);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Uninterrupted 2k steps vs k steps, save, load into a new model, k more. */
+static void exact_resume(clgm_ctx *ctx, const char *cfg, const char *tag)
+{
+    char p1[128], p2[128];
+    snprintf(p1, sizeof p1, "/tmp/clgm-test-%s-full.safetensors", tag);
+    snprintf(p2, sizeof p2, "/tmp/clgm-test-%s-resumed.safetensors", tag);
+    gm_model *a, *b, *c;
+    double va[GM_MAX_METRICS], vc[GM_MAX_METRICS];
+    TU_OK(ctx, gm_create(ctx, cfg, NULL, B, 3, &a));
+    TU_OK(ctx, run_steps(a, 12, NULL, NULL, 0));
+    TU_OK(ctx, gm_read_metrics(a, va));
+    TU_OK(ctx, gm_save(a, p1));
+
+    TU_OK(ctx, gm_create(ctx, cfg, NULL, B, 3, &b));
+    TU_OK(ctx, run_steps(b, 6, NULL, NULL, 0));
+    /* Sampling before saving (as train does at an epoch's end) changes nothing. */
+    float *grid = malloc((size_t)B * IMG * sizeof *grid);
+    TU_OK(ctx, gm_generate(b, NULL, B, 5, 0, grid));
+    free(grid);
+    TU_OK(ctx, gm_save(b, p2));
+    gm_destroy(b);
+    TU_OK(ctx, gm_load(ctx, p2, 0, &c));
+    TU_CHECK(c && c->step == 6, "step restored");
+    if (!c) return;
+    TU_OK(ctx, run_steps(c, 6, NULL, NULL, 0));
+    TU_OK(ctx, gm_read_metrics(c, vc));
+    TU_OK(ctx, gm_save(c, p2));
+    for (int j = 0; j < a->n_metrics; j++)
+        TU_CHECK(va[j] == vc[j], "%s resume: %s %.9g vs %.9g", tag, a->metric_names[j], va[j], vc[j]);
+    st_file *fa = NULL, *fc = NULL;
+    TU_OK(ctx, st_read(ctx, p1, &fa));
+    TU_OK(ctx, st_read(ctx, p2, &fc));
+    TU_CHECK(fa && fc && tensors_equal(fa, fc), "%s: resumed weights, BN statistics and moments "
+             "equal the uninterrupted run's bit for bit", tag);
+    const char *keys[] = {"clgm.step", "clgm.noise_offset", "clgm.G.rng_offset"};
+    for (int i = 0; fa && fc && i < 3; i++) {
+        const char *x = st_meta(fa, keys[i]), *y = st_meta(fc, keys[i]);
+        TU_CHECK((!x && !y) || (x && y && !strcmp(x, y)), "%s: metadata %s", tag, keys[i]);
+    }
+    /* Sampling from the loaded checkpoint equals sampling from the original. */
+    float *s1 = malloc(8 * IMG * sizeof *s1), *s2 = malloc(8 * IMG * sizeof *s2);
+    TU_OK(ctx, gm_generate(a, NULL, 8, 99, 0, s1));
+    TU_OK(ctx, gm_generate(c, NULL, 8, 99, 0, s2));
+    TU_CHECK(!memcmp(s1, s2, 8 * IMG * sizeof *s1), "%s: samples after resume equal", tag);
+    free(s1);
+    free(s2);
+    st_file_free(fa);
+    st_file_free(fc);
+    gm_destroy(a);
+    gm_destroy(c);
+    remove(p1);
+    remove(p2);
+}
+
+static void divergence(clgm_ctx *ctx)
+{
+    gm_overrides ov = {.lr = 1e9f, .beta = -1, .d_dropout = -1};
+    gm_model *m;
+    TU_OK(ctx, gm_create(ctx, TINY_VAE, &ov, B, 1, &m));
+    clgm_status st = CLGM_OK;
+    for (int i = 0; i < 50 && st == CLGM_OK; i++) st = run_steps(m, 1, NULL, NULL, 0);
+    TU_CHECK(st == CLGM_ERR_NUMERIC && strstr(clgm_last_error(ctx), "diverged"),
+             "a huge learning rate is reported as divergence: %s", clgm_last_error(ctx));
+    gm_destroy(m);
+}
+
+static void every_preset(clgm_ctx *ctx)
+{
+    float *imgs = malloc((size_t)2 * 3 * 64 * 64 * sizeof *imgs);
+    uint64_t s = 5;
+    tu_rand_fill(imgs, (size_t)2 * 3 * 64 * 64, 0, 1, &s);
+    for (int i = 0; i < clgm_presets_count; i++) {
+        gm_model *m = NULL;
+        TU_OK(ctx, gm_create(ctx, (const char *)clgm_presets[i].data, NULL, 2, 0, &m));
+        if (!m) continue;
+        double v[GM_MAX_METRICS];
+        TU_OK(ctx, gm_train_step(m, imgs, 2));
+        clgm_status st = gm_read_metrics(m, v);
+        TU_CHECK(st == CLGM_OK, "preset %s: one step gives finite losses (%s)", clgm_presets[i].name,
+                 clgm_last_error(ctx));
+        gm_destroy(m);
+    }
+    free(imgs);
+}
+
+static void write_interop(clgm_ctx *ctx, const char *dir, const char *cfg, const char *tag)
+{
+    gm_model *m;
+    TU_OK(ctx, gm_create(ctx, cfg, NULL, B, 11, &m));
+    TU_OK(ctx, run_steps(m, 5, NULL, NULL, 0));
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s.safetensors", dir, tag);
+    TU_OK(ctx, gm_save(m, path));
+    enum { N = 8 };
+    float z[N * 8], out[N * IMG];
+    uint64_t s = 3;
+    tu_rand_fill(z, (size_t)N * m->latent, -2, 2, &s);
+    TU_OK(ctx, gm_generate(m, z, N, 0, 0, out));
+    st_writer *w;
+    TU_OK(ctx, st_writer_create(ctx, &w));
+    int64_t zs[2] = {N, m->latent}, os[4] = {N, 1, 8, 8};
+    TU_OK(ctx, st_add(w, "z", 2, zs, z));
+    TU_OK(ctx, st_add(w, "images01", 4, os, out));
+    st_set_meta(w, "family", m->family == GM_GAN ? "gan" : "vae");
+    snprintf(path, sizeof path, "%s/%s_io.safetensors", dir, tag);
+    TU_OK(ctx, st_write(w, path));
+    st_writer_free(w);
+    gm_destroy(m);
+}
+
+int main(int argc, char **argv)
+{
+    clgm_ctx *ctx = tu_open();
+    make_data();
+    if (argc > 1) {
+        write_interop(ctx, argv[1], TINY_GAN, "gan");
+        write_interop(ctx, argv[1], TINY_VAE, "vae");
+        clgm_ctx_destroy(ctx);
+        return tu_finish("test_train (interop files)");
+    }
+    losses_fall(ctx);
+    exact_resume(ctx, TINY_GAN, "gan");
+    exact_resume(ctx, TINY_VAE, "vae");
+    divergence(ctx);
+    every_preset(ctx);
+    clgm_ctx_destroy(ctx);
+    return tu_finish("test_train");
+}
