@@ -23,7 +23,7 @@
 #define GEMM_VW 16   // outer-product kernels: vector width (2, 4, 8 or 16)
 #endif
 #ifndef GEMM_VN
-#define GEMM_VN 1    // outer-product kernels: vectors per tile row
+#define GEMM_VN 2    // outer-product kernels: vectors per tile row
 #endif
 #ifndef GEMM_DR
 #define GEMM_DR 4    // gemm_nt: rows per work-item
@@ -151,13 +151,15 @@ __kernel void gemm_tn(int M, int N, int K, float alpha,
                     coff, ldc, sc);
 }
 
-// TT: A's rows (k) are contiguous along M, so the vectors run down C's
-// columns: a work-item owns GEMM_TW rows x GEMM_TM columns; per k GEMM_VN
-// vectors of A's row k and GEMM_TM scalars of B. Needs M >= GEMM_TW.
-__kernel void gemm_tt(int M, int N, int K, float alpha,
-                      __global const float *A, int aoff, int lda, int sa,
-                      __global const float *B, int boff, int ldb, int sb,
-                      float beta, __global float *C, int coff, int ldc, int sc)
+// TT, and TN when N is too narrow for row vectors: A^T's rows (k) are
+// contiguous along M, so the vectors run down C's columns. A work-item owns
+// GEMM_TW rows x GEMM_TM columns; per k GEMM_VN vectors of A's row k and
+// GEMM_TM scalars of B. Needs M >= GEMM_TW.
+static inline void gemm_outer_cols(const int tb, int M, int N, int K, float alpha,
+                                   __global const float *A, int aoff, int lda, int sa,
+                                   __global const float *B, int boff, int ldb, int sb,
+                                   float beta, __global float *C, int coff, int ldc,
+                                   int sc)
 {
     const int js = get_global_id(0) * GEMM_TM, is = get_global_id(1) * GEMM_TW;
     const int b = get_global_id(2);
@@ -167,9 +169,13 @@ __kernel void gemm_tt(int M, int N, int K, float alpha,
     A += aoff + b * sa + i0;
     B += boff + b * sb;
     C += coff + b * sc;
-    const __global float *brow[GEMM_TM];
+    const int b_k = tb ? 1 : ldb;
+    const __global float *bcol[GEMM_TM];
 #pragma unroll
-    for (int c = 0; c < GEMM_TM; c++) brow[c] = B + min(j0 + c, N - 1) * ldb;
+    for (int c = 0; c < GEMM_TM; c++) {
+        const int j = min(j0 + c, N - 1);
+        bcol[c] = B + (tb ? j * ldb : j);
+    }
     VEC acc[GEMM_TM][GEMM_VN];
 #pragma unroll
     for (int c = 0; c < GEMM_TM; c++)
@@ -181,7 +187,7 @@ __kernel void gemm_tt(int M, int N, int K, float alpha,
         for (int v = 0; v < GEMM_VN; v++) av[v] = VLOAD(v, A + k * lda);
 #pragma unroll
         for (int c = 0; c < GEMM_TM; c++) {
-            const VEC bb = (VEC)(brow[c][k]);
+            const VEC bb = (VEC)(bcol[c][k * b_k]);
 #pragma unroll
             for (int v = 0; v < GEMM_VN; v++) acc[c][v] = mad(av[v], bb, acc[c][v]);
         }
@@ -200,6 +206,24 @@ __kernel void gemm_tt(int M, int N, int K, float alpha,
             crow[j] = beta != 0.0f ? t[c][x] + beta * crow[j] : t[c][x];
         }
     }
+}
+
+__kernel void gemm_tt(int M, int N, int K, float alpha,
+                      __global const float *A, int aoff, int lda, int sa,
+                      __global const float *B, int boff, int ldb, int sb,
+                      float beta, __global float *C, int coff, int ldc, int sc)
+{
+    gemm_outer_cols(1, M, N, K, alpha, A, aoff, lda, sa, B, boff, ldb, sb, beta, C,
+                    coff, ldc, sc);
+}
+
+__kernel void gemm_tn_cols(int M, int N, int K, float alpha,
+                           __global const float *A, int aoff, int lda, int sa,
+                           __global const float *B, int boff, int ldb, int sb,
+                           float beta, __global float *C, int coff, int ldc, int sc)
+{
+    gemm_outer_cols(0, M, N, K, alpha, A, aoff, lda, sa, B, boff, ldb, sb, beta, C,
+                    coff, ldc, sc);
 }
 
 static inline float gemm_hsum(KVEC v)
@@ -282,7 +306,7 @@ __kernel void gemm_nt(int M, int N, int K, float alpha,
 }
 
 // dst (cols x rows) = src (rows x cols)^T, batched; row strides lds / ldd.
-// Lets the NT case run as TT: the host transposes the (small) A operand.
+// Lets NT run as TT and narrow NN as TN: the host transposes A.
 __kernel void gemm_transpose(int rows, int cols, __global const float *src, int soff,
                              int lds, int ss, __global float *dst, int doff, int ldd,
                              int sd)

@@ -136,10 +136,11 @@ static void check_shapes(clgm_ctx *ctx, const char *backend)
         {16, 32, 8}, {64, 16, 17}, {5, 7, 0}, {0, 4, 3}, {4, 0, 3},
     };
     static const int tiny[][3] = {
-        {1, 1, 1}, {9, 17, 5}, {17, 33, 3}, {5, 7, 0},
+        {1, 1, 1}, {9, 17, 5}, {17, 33, 3}, {5, 7, 0}, {40, 3, 6},
     };
     const int (*shapes)[3] = small_mode ? tiny : full;
-    int n_shapes = small_mode ? 4 : (int)(sizeof full / sizeof *full);
+    int n_shapes = small_mode ? (int)(sizeof tiny / sizeof *tiny)
+                              : (int)(sizeof full / sizeof *full);
     const layout plain = {0, 0, 0}, pa = {3, 5, 0}, pb = {1, 2, 0}, pc = {2, 7, 0};
     const layout ga = {1, 3, 11}, gb = {0, 1, 5}, gc = {4, 2, 9};
     uint64_t seed = 1;
@@ -181,6 +182,8 @@ static void check_other_tiles(clgm_ctx *ctx)
                        &plain, 1, 100 + (uint64_t)t);
             check_case(ctx, "own", ta, tb, 23, 41, 30, 0.5f, -2.0f, 2, &plain, &plain, &gc,
                        0, 200 + (uint64_t)t);
+            check_case(ctx, "own", ta, tb, 30, 5, 7, 1.0f, 1.0f, 2, &plain, &plain, &gc, 0,
+                       300 + (uint64_t)t);
         }
     }
     unsetenv("CLGM_GEMM_PARAMS");

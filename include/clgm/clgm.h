@@ -138,6 +138,56 @@ typedef struct clgm_mem_stats {
 } clgm_mem_stats;
 void clgm_mem_stats_get(const clgm_ctx *ctx, clgm_mem_stats *out);
 
+/* ---- models: build, train step by step, sample, save and load ---- */
+
+typedef struct clgm_model clgm_model;
+
+typedef struct clgm_model_options {
+    int batch;        /* largest batch for training steps (0: 64) */
+    uint64_t seed;    /* weights, noise, dropout */
+    int latent;       /* 0: the preset's */
+    float lr;         /* 0: the preset's */
+    float beta;       /* VAE KL weight; < 0: the preset's */
+    const char *loss; /* GAN loss "bce", "ls", "hinge"; NULL: the preset's */
+} clgm_model_options;
+
+/* Default options: batch 64, seed 0, everything else from the preset. */
+clgm_model_options clgm_model_defaults(void);
+/* model: a preset name ("dcgan", "vae", ...) or a path to a .json config in
+ * the preset format. opts may be NULL for the defaults. */
+clgm_status clgm_model_create(clgm_ctx *ctx, const char *model,
+                              const clgm_model_options *opts, clgm_model **out);
+/* Rebuilds a model, its optimizers and training state from a checkpoint. */
+clgm_status clgm_model_load(clgm_ctx *ctx, const char *checkpoint, clgm_model **out);
+void clgm_model_destroy(clgm_model *m);
+/* Writes a safetensors checkpoint atomically (temp file + rename). */
+clgm_status clgm_model_save(clgm_model *m, const char *path);
+
+/* Image shape (C,H,W) and latent size. */
+void clgm_model_shape(const clgm_model *m, int *c, int *h, int *w, int *latent);
+/* One training step on n images (n,C,H,W) with values in [0,1]. */
+clgm_status clgm_model_train_step(clgm_model *m, const float *images01, int n);
+/* Metrics of the last step (clgm_model_metric_count values; names below).
+ * Blocks until the step has finished; CLGM_ERR_NUMERIC on NaN/Inf losses. */
+clgm_status clgm_model_metrics(clgm_model *m, double *values);
+int clgm_model_metric_count(const clgm_model *m);
+const char *clgm_model_metric_name(const clgm_model *m, int i);
+/* n images (n,C,H,W) in [0,1] from latent noise drawn with `seed`. */
+clgm_status clgm_model_sample(clgm_model *m, int n, uint64_t seed, float *out01);
+
+/* ---- data sets ---- */
+
+typedef struct clgm_data clgm_data;
+/* "fashion-mnist", "fashion-mnist:test", an IDX file (.gz or plain) or a
+ * folder of images, delivered as (C,H,W) images in [0,1] (0: the data's own
+ * size). err receives a one-line message on failure. */
+clgm_status clgm_data_open(const char *spec, int c, int h, int w, clgm_data **out,
+                           char *err, size_t err_len);
+void clgm_data_close(clgm_data *d);
+int clgm_data_count(const clgm_data *d);
+/* Copies images first..first+n-1 into out (n,C,H,W). */
+clgm_status clgm_data_get(const clgm_data *d, int first, int n, float *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,5 +26,7 @@ int cmd_encode(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
 int cmd_inpaint(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_classifier(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

@@ -35,7 +35,7 @@ static void help(void)
     printf("usage: clgm train MODEL [options]\n\n"
            "Trains a generative model and writes into the run folder: checkpoint.safetensors,\n"
            "samples/epoch_NNN.png (a fixed noise batch), metrics.csv and report.html.\n\n"
-           "MODEL: a preset (mlp-gan, dcgan, dcgan64, lsgan, sngan, vae, conv-vae) or a\n"
+           "MODEL: a preset (mlp-gan, dcgan, dcgan64, lsgan, sngan, vae, conv-vae, vae-gan) or a\n"
            "       .json file in the preset format (see src/models/presets).\n\n"
            "options:\n"
            "  --data SPEC         fashion-mnist (default), fashion-mnist:test, an IDX file\n"
@@ -47,6 +47,10 @@ static void help(void)
            "  --loss bce|ls|hinge GAN loss (default: the preset's)\n"
            "  --beta F            VAE KL weight (default 1)\n"
            "  --d-dropout P       dropout in the mlp-gan discriminator (default 0)\n"
+           "  --recon feature|pixel  vae-gan reconstruction error: in discriminator\n"
+           "                      features (default) or pixels\n"
+           "  --gamma F           vae-gan decoder loss gamma * recon + GAN (default: preset's)\n"
+           "  --pretrain-vae-epochs N  vae-gan: train as a plain VAE for N epochs first\n"
            "  --init NAME         default|dcgan|xavier|he (default: the preset's)\n"
            "  --seed N            seed for weights, noise and data order (default 0)\n"
            "  -d, --device SEL    device (default: $CLGM_DEVICE, else the best GPU, else CPU)\n"
@@ -61,6 +65,7 @@ static void help(void)
            "examples:\n"
            "  clgm train dcgan --epochs 5\n"
            "  clgm train vae --latent 2 --epochs 10 --out runs/vae2d\n"
+           "  clgm train vae-gan --pretrain-vae-epochs 1 --epochs 5\n"
            "  clgm train dcgan --resume runs/dcgan/checkpoint.safetensors --epochs 10\n");
 }
 
@@ -95,7 +100,7 @@ static int parse_float(const char *s, const char *opt, double lo, float *v)
 static int parse_args(int argc, char **argv, train_args *a)
 {
     enum { O_DATA = 256, O_EPOCHS, O_BATCH, O_LR, O_LATENT, O_LOSS, O_BETA, O_DROP, O_INIT,
-           O_SEED, O_SAVE, O_SAMPLE, O_LOG, O_MAX, O_RESUME };
+           O_SEED, O_SAVE, O_SAMPLE, O_LOG, O_MAX, O_RESUME, O_RECON, O_GAMMA, O_PRETRAIN };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA}, {"epochs", required_argument, 0, O_EPOCHS},
         {"batch", required_argument, 0, O_BATCH}, {"lr", required_argument, 0, O_LR},
@@ -106,6 +111,8 @@ static int parse_args(int argc, char **argv, train_args *a)
         {"save-every", required_argument, 0, O_SAVE}, {"sample-every", required_argument, 0, O_SAMPLE},
         {"log-every", required_argument, 0, O_LOG}, {"max-steps", required_argument, 0, O_MAX},
         {"resume", required_argument, 0, O_RESUME}, {"quiet", no_argument, 0, 'q'},
+        {"recon", required_argument, 0, O_RECON}, {"gamma", required_argument, 0, O_GAMMA},
+        {"pretrain-vae-epochs", required_argument, 0, O_PRETRAIN},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     *a = (train_args){.epochs = 5, .batch = 64, .save_every = 1,
                       .sample_every = 1, .log_every = 50,
@@ -127,6 +134,12 @@ static int parse_args(int argc, char **argv, train_args *a)
             if (a->ov.d_dropout >= 1) return cli_error("train", "--d-dropout must be below 1"), 2;
             break;
         case O_INIT: a->ov.init = optarg; break;
+        case O_RECON: a->ov.recon = optarg; break;
+        case O_GAMMA: if (!parse_float(optarg, "--gamma", 1e-30, &a->ov.gamma)) return 2; break;
+        case O_PRETRAIN:
+            if (!parse_int(optarg, "--pretrain-vae-epochs", 0, &v)) return 2;
+            a->ov.pretrain_vae_epochs = (int)v;
+            break;
         case O_SEED: if (!parse_int(optarg, "--seed", 0, &v)) return 2; a->seed = (uint64_t)v; break;
         case 'd': a->device = optarg; break;
         case 'o': a->out = optarg; break;

@@ -20,6 +20,8 @@ static const command COMMANDS[] = {
     {"decode", cmd_decode, "decode latent codes from a safetensors file into images"},
     {"inpaint", cmd_inpaint, "VAE: fill masked image regions by iterated encode/decode"},
     {"info", cmd_info, "what a checkpoint holds: model, layers, parameters, training state"},
+    {"eval", cmd_eval, "sample quality (FCD, IS, precision/recall) and VAE likelihood"},
+    {"classifier", cmd_classifier, "train / evaluate the feature network used by clgm eval"},
     {"devices", cmd_devices, "list OpenCL devices; --build compiles every kernel program"},
     {"selftest", cmd_selftest, "run the basic kernels on a device and check them against C"},
 };

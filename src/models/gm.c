@@ -104,6 +104,13 @@ static clgm_status apply_overrides(clgm_ctx *ctx, cJSON *cfg, const gm_overrides
         set_string(cfg, "loss", ov->loss);
     }
     if (ov->beta >= 0) set_number(cfg, "beta", ov->beta);
+    if (ov->recon) {
+        if (strcmp(ov->recon, "feature") && strcmp(ov->recon, "pixel"))
+            return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "--recon must be feature or pixel, not '%s'", ov->recon);
+        set_string(cfg, "recon", ov->recon);
+    }
+    if (ov->gamma > 0) set_number(cfg, "gamma", ov->gamma);
+    if (ov->pretrain_vae_epochs > 0) set_number(cfg, "pretrain_vae_epochs", ov->pretrain_vae_epochs);
     if (ov->init) set_string(cfg, "init", ov->init);
     if (ov->lr > 0) {
         cJSON *o;
@@ -172,7 +179,7 @@ static clgm_status check_shapes(gm_model *m)
                          m->name, m->family == GM_GAN ? "discriminator" : "encoder");
     if (m->family == GM_GAN && judge->out_numel != 1)
         return clgm_fail(m->ctx, CLGM_ERR_SHAPE, "%s: the discriminator must output one logit", m->name);
-    if (m->family == GM_VAE && judge->out_numel != (size_t)(2 * m->latent))
+    if (m->family != GM_GAN && judge->out_numel != (size_t)(2 * m->latent))
         return clgm_fail(m->ctx, CLGM_ERR_SHAPE,
                          "%s: the encoder must output 2 x latent = %d values (mu, logvar)", m->name,
                          2 * m->latent);
@@ -189,7 +196,8 @@ static clgm_status create_from(gm_model *m, cJSON *cfg)
         return clgm_fail(ctx, CLGM_ERR_FORMAT, "model config needs \"family\": \"gan\" or \"vae\"");
     if (!strcmp(fam->valuestring, "gan")) m->family = GM_GAN;
     else if (!strcmp(fam->valuestring, "vae")) m->family = GM_VAE;
-    else return clgm_fail(ctx, CLGM_ERR_UNSUPPORTED, "model family '%s' is not supported (gan, vae)",
+    else if (!strcmp(fam->valuestring, "vaegan")) m->family = GM_VAEGAN;
+    else return clgm_fail(ctx, CLGM_ERR_UNSUPPORTED, "model family '%s' is not supported (gan, vae, vaegan)",
                           fam->valuestring);
     cJSON *lat = cJSON_GetObjectItemCaseSensitive(cfg, "latent");
     cJSON *img = cJSON_GetObjectItemCaseSensitive(cfg, "image");
@@ -221,6 +229,22 @@ static clgm_status create_from(gm_model *m, cJSON *cfg)
         m->n_metrics = 4;
         const char *names[] = {"loss_d", "loss_g", "d_real", "d_fake"};
         memcpy(m->metric_names, names, sizeof names);
+    } else if (m->family == GM_VAEGAN) {
+        NN_TRY(build_net(m, cfg, "enc", ik, m->seed * 4 + 3, &m->E));
+        /* The decoder runs reconstructions and prior samples as one batch. */
+        m->batch *= 2;
+        clgm_status st = build_net(m, cfg, "dec", ik, m->seed * 4 + 1, &m->G);
+        m->batch /= 2;
+        NN_TRY(st);
+        NN_TRY(build_net(m, cfg, "D", ik, m->seed * 4 + 2, &m->D));
+        const char *roles[] = {"enc", "dec", "D"};
+        nn_model *nets[] = {m->E, m->G, m->D};
+        nn_optim **opts[] = {&m->optE, &m->optG, &m->optD};
+        for (int i = 0; i < 3; i++) {
+            NN_TRY(parse_optim(ctx, cfg, roles[i], &oc));
+            NN_TRY(nn_optim_create(nets[i], &oc, opts[i]));
+        }
+        NN_TRY(gm_vaegan_setup(m, cfg));
     } else {
         NN_TRY(build_net(m, cfg, "enc", ik, m->seed * 4 + 3, &m->E));
         NN_TRY(build_net(m, cfg, "dec", ik, m->seed * 4 + 1, &m->G));
@@ -284,6 +308,7 @@ void gm_destroy(gm_model *m)
     nn_model_destroy(m->E);
     clgm_buf_release(m->ctx, m->x);
     clgm_buf_release(m->ctx, m->scratch);
+    clgm_buf_release(m->ctx, m->aux);
     free(m->config_json);
     free(m);
 }
@@ -408,8 +433,9 @@ clgm_status gm_train_step(gm_model *m, const float *images01, int n)
     if (n < 1 || n > m->batch)
         return clgm_fail(m->ctx, CLGM_ERR_INVALID_ARG, "batch of %d images, model built for 1..%d",
                          n, m->batch);
-    NN_TRY(upload(m, images01, n, m->family == GM_GAN));
-    clgm_status st = m->family == GM_GAN ? gan_step(m, n) : vae_step(m, n);
+    NN_TRY(upload(m, images01, n, m->family != GM_VAE));
+    clgm_status st = m->family == GM_GAN ? gan_step(m, n)
+                   : m->family == GM_VAE ? vae_step(m, n) : gm_vaegan_step(m, n);
     if (st == CLGM_OK) {
         m->step++;
         m->last_batch = n;
@@ -419,6 +445,7 @@ clgm_status gm_train_step(gm_model *m, const float *images01, int n)
 
 clgm_status gm_read_metrics(gm_model *m, double *values)
 {
+    if (m->family == GM_VAEGAN) return gm_vaegan_read_metrics(m, values);
     float s[5];
     NN_TRY(clgm_buf_read(m->ctx, m->scratch, m->metric_off * sizeof(float), sizeof s, s));
     double n = m->last_batch > 0 ? m->last_batch : 1;
@@ -463,8 +490,8 @@ clgm_status gm_generate(gm_model *m, const float *z, int n, uint64_t seed, uint6
         if (st == CLGM_OK) st = nn_tensor_read(m->ctx, &y, out01 + (size_t)done * img);
         for (size_t i = 0; st == CLGM_OK && i < (size_t)k * img; i++) {
             float *v = &out01[(size_t)done * img + i];
-            /* GAN generators end in tanh; VAE decoders output logits. */
-            *v = m->family == GM_GAN ? 0.5f * (*v + 1.0f) : 1.0f / (1.0f + expf(-*v));
+            /* GAN generators and VAE-GAN decoders end in tanh; VAE decoders output logits. */
+            *v = m->family != GM_VAE ? 0.5f * (*v + 1.0f) : 1.0f / (1.0f + expf(-*v));
         }
     }
     nn_model_set_training(m->G, 1);
@@ -473,7 +500,7 @@ clgm_status gm_generate(gm_model *m, const float *z, int n, uint64_t seed, uint6
 
 clgm_status gm_encode(gm_model *m, const float *images01, int n, float *mu)
 {
-    if (m->family != GM_VAE)
+    if (m->family == GM_GAN)
         return clgm_fail(m->ctx, CLGM_ERR_UNSUPPORTED, "%s has no encoder (a VAE model is needed)", m->name);
     size_t img = (size_t)m->img_c * m->img_h * m->img_w, L = (size_t)m->latent;
     float *h = malloc((size_t)m->batch * 2 * L * sizeof *h);
@@ -483,7 +510,8 @@ clgm_status gm_encode(gm_model *m, const float *images01, int n, float *mu)
     for (int done = 0; done < n && st == CLGM_OK; done += m->batch) {
         int k = n - done < m->batch ? n - done : m->batch;
         nn_tensor x = nn_view4(m->x, 0, k, m->img_c, m->img_h, m->img_w), y;
-        st = clgm_buf_write(m->ctx, m->x, 0, (size_t)k * img * sizeof(float), images01 + (size_t)done * img);
+        /* VAE-GAN encoders see images in [-1, 1]. */
+        st = upload(m, images01 + (size_t)done * img, k, m->family == GM_VAEGAN);
         if (st == CLGM_OK) st = nn_model_forward(m->E, &x, &y);
         if (st == CLGM_OK) st = nn_tensor_read(m->ctx, &y, h);
         for (int i = 0; st == CLGM_OK && i < k; i++)

@@ -258,30 +258,33 @@ clgm_status nn_model_forward(nn_model *m, const nn_tensor *x, nn_tensor *y)
     return CLGM_OK;
 }
 
-clgm_status nn_model_backward(nn_model *m, const nn_tensor *dy, const nn_tensor *dx)
+/* Backward from the output of layer `last` (dy: N x that layer's output) to
+ * the model input. */
+static clgm_status backward_range(nn_model *m, int last, const nn_tensor *dy, const nn_tensor *dx,
+                                  const char *what)
 {
     int N = m->batch;
     if (N < 1)
-        return clgm_fail(m->ctx, CLGM_ERR_INVALID_ARG, "model backward: no successful forward before it");
-    if (nn_numel(dy) != (size_t)N * m->out_numel)
+        return clgm_fail(m->ctx, CLGM_ERR_INVALID_ARG, "%s: no successful forward before it", what);
+    if (nn_numel(dy) != (size_t)N * m->layers[last].out_numel)
         return clgm_fail(m->ctx, CLGM_ERR_SHAPE,
-                         "model backward: dy has %zu elements, the output %zu (batch %d)",
-                         nn_numel(dy), (size_t)N * m->out_numel, N);
+                         "%s: dy has %zu elements, the output of layer %d %zu (batch %d)", what,
+                         nn_numel(dy), last, (size_t)N * m->layers[last].out_numel, N);
     if (dx && nn_numel(dx) != (size_t)N * m->in_numel)
         return clgm_fail(m->ctx, CLGM_ERR_SHAPE,
-                         "model backward: dx has %zu elements, the input %zu (batch %d)",
+                         "%s: dx has %zu elements, the input %zu (batch %d)", what,
                          nn_numel(dx), (size_t)N * m->in_numel, N);
     if (!m->last_training)
-        for (int i = 0; i < m->n_layers; i++)
+        for (int i = 0; i <= last; i++)
             if (m->layers[i].type == NN_BATCHNORM)
                 return clgm_fail(m->ctx, CLGM_ERR_INVALID_ARG,
-                                 "model backward: layer %d (batchnorm) has no eval-mode backward; "
-                                 "run the forward in train mode", i);
-    if (!dx && m->first_param_layer < 0) return CLGM_OK;
+                                 "%s: layer %d (batchnorm) has no eval-mode backward; "
+                                 "run the forward in train mode", what, i);
+    if (!dx && (m->first_param_layer < 0 || m->first_param_layer > last)) return CLGM_OK;
     clgm_buf *cb = dy->buf;
     size_t co = dy->off;
     int p = 0;
-    for (int i = m->n_layers - 1; i >= 0; i--) {
+    for (int i = last; i >= 0; i--) {
         nn_layer *L = &m->layers[i];
         int need_dx = dx || i > m->first_param_layer;
         if (nn_layer_is_view(L)) {
@@ -304,6 +307,20 @@ clgm_status nn_model_backward(nn_model *m, const nn_tensor *dy, const nn_tensor 
         p ^= 1;
     }
     return CLGM_OK;
+}
+
+clgm_status nn_model_backward(nn_model *m, const nn_tensor *dy, const nn_tensor *dx)
+{
+    return backward_range(m, m->n_layers - 1, dy, dx, "model backward");
+}
+
+clgm_status nn_model_backward_from(nn_model *m, int layer, const nn_tensor *dy, const nn_tensor *dx)
+{
+    if (layer < 0 || layer >= m->n_layers)
+        return clgm_fail(m->ctx, CLGM_ERR_INVALID_ARG,
+                         "model backward from layer %d: the model has layers 0..%d", layer,
+                         m->n_layers - 1);
+    return backward_range(m, layer, dy, dx, "model backward from a layer");
 }
 
 clgm_status nn_model_zero_grad(nn_model *m)

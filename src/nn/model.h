@@ -101,6 +101,11 @@ clgm_status nn_model_forward(nn_model *m, const nn_tensor *x, nn_tensor *y);
  * has batchnorm). dy: dL/dy (N, output...), read only. Parameter gradients
  * are ACCUMULATED into grads; dx (NULL: skip) is OVERWRITTEN with dL/dx. */
 clgm_status nn_model_backward(nn_model *m, const nn_tensor *dy, const nn_tensor *dx);
+/* The same from the output of layer `layer` instead of the model's: dy is
+ * dL/d(output of that layer) (N, layer output...), e.g. a loss on intermediate
+ * features. Layers after it are not touched. */
+clgm_status nn_model_backward_from(nn_model *m, int layer, const nn_tensor *dy,
+                                   const nn_tensor *dx);
 /* One fill over the whole gradient allocation. */
 clgm_status nn_model_zero_grad(nn_model *m);
 

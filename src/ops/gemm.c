@@ -85,31 +85,12 @@ static size_t min_size(int a, int b)
     return (size_t)(a < b ? a : b);
 }
 
-/* One launch of the register-blocked kernel for the case; edge tiles are
- * handled inside it (see cl/gemm.cl). Products narrower than the vector
- * width along the vectorized dimension go to gemm_naive. */
+/* One launch of a register-blocked kernel over tile_rows x tile_cols tiles;
+ * edge tiles are handled inside it (see cl/gemm.cl). */
 static clgm_status launch_tiles(clgm_ctx *ctx, const gemm_params *p, const char *opt,
+                                const char *kernel, int tile_rows, int tile_cols,
                                 const gemm_args *g)
 {
-    const char *kernel;
-    int tile_rows, tile_cols, vector_ok;
-    if (!g->tb) {        /* NN, TN: vectors along N */
-        kernel = g->ta ? "gemm_tn" : "gemm_nn";
-        tile_rows = p->tm;
-        tile_cols = p->vw * p->vn;
-        vector_ok = g->N >= tile_cols;
-    } else if (g->ta) {  /* TT: vectors along M */
-        kernel = "gemm_tt";
-        tile_rows = p->vw * p->vn;
-        tile_cols = p->tm;
-        vector_ok = g->M >= tile_rows;
-    } else {             /* NT: vectors along K, any M and N */
-        kernel = "gemm_nt";
-        tile_rows = p->dr;
-        tile_cols = p->dc;
-        vector_ok = 1;
-    }
-    if (!vector_ok) return launch_naive(ctx, opt, g);
     int tx = (g->N + tile_cols - 1) / tile_cols, ty = (g->M + tile_rows - 1) / tile_rows;
     size_t gl[3] = {(size_t)tx, (size_t)ty, (size_t)g->batch};
     size_t l[3] = {min_size(p->lx, tx), min_size(p->ly, ty), 1};
@@ -123,39 +104,66 @@ static clgm_status launch_tiles(clgm_ctx *ctx, const gemm_params *p, const char 
                        (int)g->coff, g->ldc, (int)g->sc);
 }
 
+/* Copies A (M x K, not transposed) into scratch as A^T (K x M) and runs
+ * `kernel` on the product with ta = 1. A is the small operand where this
+ * is used (batch x features, or out-channels x pixels): M*K moves against
+ * 2*M*N*K flops. */
+static clgm_status launch_a_transposed(clgm_ctx *ctx, const gemm_params *p,
+                                       const char *opt, const char *kernel,
+                                       const gemm_args *g)
+{
+    size_t at_floats = (size_t)g->M * (size_t)g->K;
+    if (at_floats * (size_t)g->batch > (size_t)INT32_MAX)
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                         "gemm: transposed copy of A (%dx%d, batch %d) exceeds 2^31 floats",
+                         g->M, g->K, g->batch);
+    clgm_buf *at;
+    CLGM_TRY(clgm_buf_create(ctx, at_floats * (size_t)g->batch * sizeof(float), &at));
+    size_t gl[3] = {(size_t)g->M, (size_t)g->K, (size_t)g->batch}, l[3] = {16, 16, 1};
+    clgm_status st = clgm_launch(ctx, "gemm", opt, "gemm_transpose", 3, gl, l, "iibiiibiii",
+                                 g->M, g->K, g->A, (int)g->aoff, g->lda, (int)g->sa, at, 0,
+                                 g->M, (int)at_floats);
+    if (st == CLGM_OK) {
+        gemm_args t = *g;
+        t.ta = 1;
+        t.A = at;
+        t.aoff = 0;
+        t.lda = g->M;
+        t.sa = at_floats;
+        st = launch_tiles(ctx, p, opt, kernel, p->vw * p->vn, p->tm, &t);
+    }
+    clgm_buf_release(ctx, at); /* in-order queue: reuse waits for the kernels */
+    return st;
+}
+
+/* The own backend. Each case takes the kernel whose vectors run along a
+ * contiguous dimension that is wide enough; gemm_naive takes what is left
+ * (products narrower than a vector in both M and N). */
 static clgm_status launch_own(clgm_ctx *ctx, const gemm_params *p, const gemm_args *g)
 {
     char options[160];
     gemm_build_options(p, options, sizeof options);
     const char *opt = options[0] ? options : NULL;
-    /* NT as TT: A (M x K) is the small operand in the layers' NT products
-     * (batch x in, or out-channels x pixels), so copying it transposed costs
-     * M*K moves against 2*M*N*K flops, and TT's outer products beat NT's
-     * dot products. */
-    if (g->ta == 0 && g->tb == 1 && p->nt_tt > 0 && g->N >= p->nt_tt && g->K > 0 &&
-        g->M >= p->vw * p->vn) {
-        size_t at_floats = (size_t)g->M * (size_t)g->K;
-        if (at_floats * (size_t)g->batch > (size_t)INT32_MAX)
-            return launch_tiles(ctx, p, opt, g);
-        clgm_buf *at;
-        CLGM_TRY(clgm_buf_create(ctx, at_floats * (size_t)g->batch * sizeof(float), &at));
-        size_t gl[3] = {(size_t)g->M, (size_t)g->K, (size_t)g->batch}, l[3] = {16, 16, 1};
-        clgm_status st = clgm_launch(ctx, "gemm", opt, "gemm_transpose", 3, gl, l,
-                                     "iibiiibiii", g->M, g->K, g->A, (int)g->aoff, g->lda,
-                                     (int)g->sa, at, 0, g->M, (int)at_floats);
-        if (st == CLGM_OK) {
-            gemm_args t = *g;
-            t.ta = 1;
-            t.A = at;
-            t.aoff = 0;
-            t.lda = g->M;
-            t.sa = at_floats;
-            st = launch_tiles(ctx, p, opt, &t);
-        }
-        clgm_buf_release(ctx, at); /* in-order queue: reuse waits for the kernels */
-        return st;
+    const int tw = p->vw * p->vn; /* tile extent along the vectors */
+    const int wide_n = g->N >= tw, wide_m = g->M >= tw;
+
+    if (!g->tb) {                               /* NN, TN */
+        if (wide_n)
+            return launch_tiles(ctx, p, opt, g->ta ? "gemm_tn" : "gemm_nn", p->tm, tw, g);
+        if (wide_m && g->ta)
+            return launch_tiles(ctx, p, opt, "gemm_tn_cols", tw, p->tm, g);
+        if (wide_m && g->K > 0) return launch_a_transposed(ctx, p, opt, "gemm_tn_cols", g);
+        return launch_naive(ctx, opt, g);
     }
-    return launch_tiles(ctx, p, opt, g);
+    if (g->ta) {                                /* TT */
+        if (wide_m) return launch_tiles(ctx, p, opt, "gemm_tt", tw, p->tm, g);
+        return launch_naive(ctx, opt, g);
+    }
+    /* NT: dot products along K for any M, N; as TT when N is wide enough
+     * for the outer products to win (p->nt_tt, measured). */
+    if (p->nt_tt > 0 && g->N >= p->nt_tt && wide_m && g->K > 0)
+        return launch_a_transposed(ctx, p, opt, "gemm_tt", g);
+    return launch_tiles(ctx, p, opt, "gemm_nt", p->dr, p->dc, g);
 }
 
 /* ---- CLBlast ---- */

@@ -7,7 +7,7 @@
 #include "ops/gemm_tune.h"
 
 /* The defaults compiled into cl/gemm.cl (keep in sync with its #ifndefs). */
-static const gemm_params kernel_defaults = {GEMM_OWN, 8, 16, 1, 4, 4, 16, 0, 4, 1};
+static const gemm_params kernel_defaults = {GEMM_OWN, 8, 16, 2, 4, 4, 16, 32, 1, 8};
 
 typedef struct gemm_table_entry {
     const char *name_has;  /* substring of the device name, "" matches any */
@@ -20,7 +20,7 @@ static const gemm_table_entry gemm_table[] = {
     /* PoCL's CPU device (name "pthread-<cpu>"), measured with bench_gemm on
      * a 2-core AVX-512 EPYC: the own kernels beat untuned CLBlast by about
      * an order of magnitude on every model shape. */
-    {"pthread", CLGM_DEVICE_CPU, {GEMM_OWN, 8, 16, 1, 4, 4, 16, 0, 4, 1}},
+    {"pthread", CLGM_DEVICE_CPU, {GEMM_OWN, 8, 16, 2, 4, 4, 16, 32, 1, 8}},
 };
 
 clgm_status gemm_params_get(clgm_ctx *ctx, gemm_params *out)

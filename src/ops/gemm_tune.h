@@ -22,7 +22,8 @@ typedef enum gemm_backend {
 typedef struct gemm_params {
     gemm_backend backend; /* this device's default, never GEMM_AUTO */
     int tm, vw, vn; /* NN, TN: a work-item owns tm rows x vn vectors of vw
-                       columns (vw 2, 4, 8 or 16); TT: vn*vw rows x tm columns */
+                       columns (vw 2, 4, 8 or 16); TT (and TN/NN narrower
+                       than vn*vw columns): vn*vw rows x tm columns */
     int dr, dc;   /* NT: a work-item owns dr x dc dot products ... */
     int dk;       /* ... accumulated dk-wide along k (4, 8 or 16) */
     int nt_tt;    /* NT with N >= nt_tt (and M >= a TT tile) runs as A^T into

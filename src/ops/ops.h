@@ -161,6 +161,15 @@ clgm_status op_reparam_backward(clgm_ctx *ctx, int B, int L, clgm_buf *h,
                                 size_t hoff, clgm_buf *eps, size_t eoff,
                                 clgm_buf *dz, size_t dzoff, clgm_buf *dh,
                                 size_t dhoff);
+/* Softmax cross-entropy (ops/xent.c, cl/xent.cl): logits (B,K), labels (B)
+ * class ids stored as floats (0..K-1). Writes scale * sum over rows of
+ * logsumexp(x_b) - x_b[label_b] (max subtracted: stable at any logit) to
+ * loss[lossoff] and its gradient scale * (softmax(x_b) - onehot(label_b)) to
+ * dlogits (overwrite; may be NULL). Rows whose label is not an integer in
+ * 0..K-1 add nothing and get a zero gradient. Deterministic. */
+clgm_status op_softmax_xent(clgm_ctx *ctx, int B, int K, clgm_buf *logits, size_t loff,
+                            clgm_buf *labels, size_t laboff, float scale, clgm_buf *loss,
+                            size_t lossoff, clgm_buf *dlogits, size_t dloff);
 
 /* ---- random numbers, dropout, optimizers, spectral norm ----
  * (ops/rng.c, ops/optim.c, ops/spectral.c; cl/rng.cl, cl/optim.cl, ...)

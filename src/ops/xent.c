@@ -1,0 +1,49 @@
+/* Launcher for cl/xent.cl: softmax cross-entropy with a deterministic
+ * two-stage sum (the classifier's loss). */
+#include "device/device.h"
+#include "ops/ops.h"
+
+#define RED_WG 256     /* must match RED_WG in cl/xent.cl */
+#define MAX_GROUPS 64  /* partials; <= RED_WG so xent_finish adds them in one group */
+
+static clgm_status check_span(clgm_ctx *ctx, const char *what, size_t off, size_t n)
+{
+    if (n > (size_t)INT32_MAX || off > (size_t)INT32_MAX - n)
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                         "softmax_xent: %s offset %zu + %zu elements exceed the 2^31 index limit",
+                         what, off, n);
+    return CLGM_OK;
+}
+
+clgm_status op_softmax_xent(clgm_ctx *ctx, int B, int K, clgm_buf *logits, size_t loff,
+                            clgm_buf *labels, size_t laboff, float scale, clgm_buf *loss,
+                            size_t lossoff, clgm_buf *dlogits, size_t dloff)
+{
+    if (B < 1 || K < 1)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "softmax_xent: need B >= 1 and K >= 1, got B=%d K=%d",
+                         B, K);
+    if (!logits || !labels || !loss)
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "softmax_xent: logits, labels and loss are required");
+    size_t n = (size_t)B * (size_t)K;
+    CLGM_TRY(check_span(ctx, "logits", loff, n));
+    CLGM_TRY(check_span(ctx, "labels", laboff, (size_t)B));
+    CLGM_TRY(check_span(ctx, "loss", lossoff, 1));
+    if (dlogits) CLGM_TRY(check_span(ctx, "dlogits", dloff, n));
+    /* Groups depend on B only: the same B always sums in the same order. */
+    size_t groups = ((size_t)B + RED_WG - 1) / RED_WG;
+    if (groups > MAX_GROUPS) groups = MAX_GROUPS;
+    clgm_buf *partial = NULL;
+    CLGM_TRY(clgm_buf_create(ctx, groups * sizeof(float), &partial));
+    size_t g = groups * RED_WG, l = RED_WG;
+    clgm_status st = clgm_launch(ctx, "xent", NULL, "softmax_xent", 1, &g, &l, "bibiiifbbii",
+                                 logits, (int)loff, labels, (int)laboff, B, K, (double)scale,
+                                 partial, dlogits ? dlogits : logits, dlogits ? (int)dloff : 0,
+                                 dlogits != NULL);
+    if (st == CLGM_OK) {
+        g = RED_WG;
+        st = clgm_launch(ctx, "xent", NULL, "xent_finish", 1, &g, &l, "bifbi", partial,
+                         (int)groups, (double)scale, loss, (int)lossoff);
+    }
+    clgm_buf_release(ctx, partial);
+    return st;
+}
