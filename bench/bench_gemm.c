@@ -9,9 +9,9 @@
  * calls to last ~30 ms, ending with one clgm_finish; the median repetition
  * is reported (--best: the fastest one, which filters out other load on a
  * shared machine; the JSON file carries both). Results are also checked
- * against the naive backend's output (max |diff| / max |C|) so a fast wrong
- * kernel cannot pass unnoticed. --compare times the own backend under
- * several CLGM_GEMM_PARAMS sets, interleaved (a tuning aid).
+ * against the naive backend's output ("err": max |diff| / max |C|) so a
+ * fast wrong kernel cannot pass unnoticed. --compare times the own backend
+ * under several CLGM_GEMM_PARAMS sets, interleaved (a tuning aid).
  * Nothing here asserts a timing. */
 #include <math.h>
 #include <stdio.h>
@@ -231,16 +231,16 @@ int main(int argc, char **argv)
         return 1;
     }
     const clgm_device_info *dev = clgm_ctx_device(ctx);
-    printf("device: %s (%s)\nown tiles: tm=%d vw=%d vn=%d dr=%d dc=%d dk=%d lx=%d ly=%d; "
-           "default backend %s\n", dev->name, dev->platform_version, p.tm, p.vw, p.vn, p.dr,
-           p.dc, p.dk, p.lx, p.ly, gemm_backend_name(p.backend));
+    printf("device: %s (%s)\nown tiles: tm=%d vw=%d vn=%d dr=%d dc=%d dk=%d ntt=%d lx=%d "
+           "ly=%d; default backend %s\n", dev->name, dev->platform_version, p.tm, p.vw, p.vn,
+           p.dr, p.dc, p.dk, p.nt_tt, p.lx, p.ly, gemm_backend_name(p.backend));
     if (compare) {
         compare_params(ctx, compare, reps, filter);
         clgm_ctx_destroy(ctx);
         return 0;
     }
-    printf("%-30s %2s %6s %6s %6s %3s %8s %8s %8s %8s %9s\n", "shape", "op", "M", "N", "K",
-           "bat", "naive", "own", "clblast", "own/clb", "own err");
+    printf("%-30s %2s %6s %6s %6s %3s %8s %8s %8s %8s %8s %8s\n", "shape", "op", "M", "N",
+           "K", "bat", "naive", "own", "clblast", "own/clb", "own err", "clb err");
 
     result res[N_SHAPES];
     for (int si = 0; si < N_SHAPES; si++) {
@@ -282,23 +282,27 @@ int main(int argc, char **argv)
             double maxd = 0, maxc = 0;
             for (size_t i = 0; i < nc; i++) {
                 double d = fabs((double)got[i] - ref[i]);
-                if (!(d <= maxd)) maxd = d; /* NaN sticks */
+                if (isnan(d) || d > maxd) maxd = d; /* once NaN, stays NaN */
                 if (fabs(ref[i]) > maxc) maxc = fabs(ref[i]);
             }
             res[si].err[b] = maxc > 0 ? maxd / maxc : maxd;
         }
         unsetenv("CLGM_GEMM");
         const double *g = show_best ? res[si].best : res[si].gflops;
-        char col[N_BACKENDS][16], ratio[16] = "-", e[16] = "-";
+        char col[N_BACKENDS][16], ratio[16] = "-", e[N_BACKENDS][16];
         for (int b = 0; b < N_BACKENDS; b++) {
             if (g[b] < 0) snprintf(col[b], sizeof col[b], "-");
             else snprintf(col[b], sizeof col[b], "%.2f", g[b]);
         }
         if (g[1] > 0 && g[2] > 0) snprintf(ratio, sizeof ratio, "%.2f", g[1] / g[2]);
-        if (res[si].err[1] >= 0) snprintf(e, sizeof e, "%.1e", res[si].err[1]);
-        printf("%-30s %c%c %6d %6d %6d %3d %8s %8s %8s %8s %9s\n", s->name,
+        for (int b = 0; b < N_BACKENDS; b++) {
+            if (res[si].err[b] >= 0 || isnan(res[si].err[b]))
+                snprintf(e[b], sizeof e[b], "%.1e", res[si].err[b]);
+            else snprintf(e[b], sizeof e[b], "-");
+        }
+        printf("%-30s %c%c %6d %6d %6d %3d %8s %8s %8s %8s %8s %8s\n", s->name,
                s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->M, s->N, s->K, s->batch, col[0],
-               col[1], col[2], ratio, e);
+               col[1], col[2], ratio, e[1], e[2]);
         fflush(stdout);
         clgm_buf_release(ctx, A);
         clgm_buf_release(ctx, B);
@@ -311,9 +315,10 @@ int main(int argc, char **argv)
         if (!f) { fprintf(stderr, "bench_gemm: cannot write %s\n", json); return 1; }
         fprintf(f, "{\"device\": \"%s\", \"platform\": \"%s\", \"reps\": %d,\n"
                    " \"own_params\": {\"tm\": %d, \"vw\": %d, \"vn\": %d, \"dr\": %d, "
-                   "\"dc\": %d, \"dk\": %d, \"lx\": %d, \"ly\": %d},\n \"results\": [",
+                   "\"dc\": %d, \"dk\": %d, \"ntt\": %d, \"lx\": %d, \"ly\": %d},\n"
+                   " \"default_backend\": \"%s\",\n \"results\": [",
                 dev->name, dev->platform_version, reps, p.tm, p.vw, p.vn, p.dr, p.dc, p.dk,
-                p.lx, p.ly);
+                p.nt_tt, p.lx, p.ly, gemm_backend_name(p.backend));
         int first = 1;
         for (int si = 0; si < N_SHAPES; si++) {
             const shape *s = &shapes[si];

@@ -175,6 +175,92 @@ class VaeTrainer:
         return out
 
 
+class VaeGanTrainer:
+    """VAE-GAN (Larsen et al. 2016) with clgm's losses and order (src/models/gm_vaegan.c):
+    D steps first on real x, reconstructions x_r and prior samples x_p; then the encoder
+    (beta KL + recon) and decoder (gamma recon + non-saturating GAN) through the updated D.
+    recon = per-image sum of squared differences of D's feature_layer outputs (or of
+    pixels in [-1, 1]) averaged over the batch."""
+
+    def __init__(self, p):
+        self.p = p
+        self.enc = clgm_spec.build(p["nets"]["enc"])
+        self.dec = clgm_spec.build(p["nets"]["dec"])
+        self.D = clgm_spec.build(p["nets"]["D"])
+        for net in (self.enc, self.dec, self.D):
+            init_weights(net, p["init"])
+        self.oE = adam(self.enc.parameters(), p["optim"]["enc"])
+        self.oG = adam(self.dec.parameters(), p["optim"]["dec"])
+        self.oD = adam(self.D.parameters(), p["optim"]["D"])
+        self.latent = p["latent"]
+        self.pixel = p.get("recon", "feature") == "pixel"
+        self.layer = p.get("feature_layer", -1)
+        self.gamma = p.get("gamma", 1.0)
+        self.beta = p.get("beta", 1.0)
+        self.pretrain_epochs = p.get("pretrain_vae_epochs", 0)
+        self.epoch = 0  # set by the caller, as clgm train sets m->epoch
+
+    def d_and_features(self, x):
+        """D's logit and the output of layer feature_layer from one forward pass."""
+        feat = None
+        for i, mod in enumerate(self.D.net):
+            x = mod(x)
+            if i == self.layer:
+                feat = x
+        return x, feat
+
+    def step(self, x01):
+        x = x01 * 2 - 1
+        B, L = x.shape[0], self.latent
+        bce = F.binary_cross_entropy_with_logits
+        h = self.enc(x)
+        mu, logvar = h[:, :L], h[:, L:]
+        z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+        kl = -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp()) / B
+        if self.epoch < self.pretrain_epochs:
+            recon = ((self.dec(z) - x) ** 2).sum() / B
+            self.oE.zero_grad()
+            self.oG.zero_grad()
+            (recon + self.beta * kl).backward()
+            self.oE.step()
+            self.oG.step()
+            return {"loss_d": 0.0, "loss_g": 0.0, "recon": recon.item(), "kl": kl.item()}
+        out = self.dec(torch.cat([z, torch.randn(B, L)]))
+        xr, xp = out[:B], out[B:]
+        self.oD.zero_grad()
+        dr = self.D(x)
+        lossD = (bce(dr, torch.ones_like(dr)) + bce(self.D(xr.detach()), torch.zeros_like(dr)) +
+                 bce(self.D(xp.detach()), torch.zeros_like(dr)))
+        lossD.backward()
+        self.oD.step()
+        if self.pixel:
+            yr, _ = self.d_and_features(xr)
+            recon = ((xr - x) ** 2).sum() / B
+        else:
+            with torch.no_grad():
+                _, fx = self.d_and_features(x)
+            yr, fr = self.d_and_features(xr)
+            recon = ((fr - fx) ** 2).sum() / B
+        yp = self.D(xp)
+        gan = bce(yr, torch.ones_like(yr)) + bce(yp, torch.ones_like(yp))
+        encp, decp = list(self.enc.parameters()), list(self.dec.parameters())
+        gE = torch.autograd.grad(recon + self.beta * kl, encp, retain_graph=True)
+        gG = torch.autograd.grad(self.gamma * recon + gan, decp)
+        for p_, g in zip(encp + decp, list(gE) + list(gG)):
+            p_.grad = g
+        self.oE.step()
+        self.oG.step()
+        return {"loss_d": lossD.item(), "loss_g": gan.item(), "recon": recon.item(), "kl": kl.item()}
+
+    @torch.no_grad()
+    def sample(self, n):
+        self.dec.eval()
+        out = torch.cat([(self.dec(torch.randn(min(500, n - i), self.latent)) + 1) / 2
+                         for i in range(0, n, 500)])
+        self.dec.train()
+        return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="dcgan")
@@ -195,6 +281,8 @@ def main():
         tr = GanTrainer(p)
     elif p["family"] == "vae":
         tr = VaeTrainer(p)
+    elif p["family"] == "vaegan":
+        tr = VaeGanTrainer(p)
     else:
         sys.exit("torch_ref.py: preset %s (family %s) is not supported here" % (a.preset, p["family"]))
     data = torch.from_numpy(read_idx(os.path.join(DATA_DIR, "train-images-idx3-ubyte.gz")))
@@ -211,6 +299,7 @@ def main():
                           "batch": a.batch, "threads": a.threads, "steps": a.steps,
                           "images_per_s": a.steps * a.batch / dt, "last": last}))
     for epoch in range(a.epochs):
+        tr.epoch = epoch
         perm = torch.randperm(n)
         t0 = time.perf_counter()
         for i in range(n // a.batch):

@@ -1,16 +1,23 @@
 // GEMM kernels: C = alpha * op(A) op(B) + beta * C, row-major, batched over
 // get_global_id(2) with element strides sa/sb/sc, offsets in floats.
+// beta == 0 never reads C (NaN-safe).
 //
 // gemm_naive is correct for every shape and transpose and is the fallback.
-// The register-blocked kernels gemm_nn/_tn/_tt/_nt give each work-item a
-// tile of C held in vector registers. Edge tiles are shifted back so that
-// they end at the matrix edge (every load stays in bounds and the inner loop
-// has no branches); the part that overlaps the previous tile is computed
-// again but only the new part is stored, so no element is written twice.
-// Along a vector dimension this needs the dimension >= the vector width
-// (the host sends smaller products to gemm_naive); along a scalar dimension
-// shorter than the tile, row indices are clamped instead.
-// Tile sizes are build options (-D...) so each device can get its own.
+// The register-blocked kernels give each work-item a tile of C held in
+// vector registers, the vectors running along a dimension that is
+// contiguous in memory:
+//   gemm_nn, gemm_tn   along N (B's rows)       outer products
+//   gemm_tt, gemm_tn_cols  along M (A^T's rows) outer products
+//   gemm_nt            along K (both operands)  dot products
+// (ops/gemm.c picks one per case and shape, and can run NT as TT or a narrow
+// NN as TN by transposing A with gemm_transpose.)
+// Edge tiles are shifted back to end at the matrix edge, so every load stays
+// in bounds and the inner loop has no branches; the part that overlaps the
+// previous tile is computed again but only the new part is stored, so each
+// element of C is read and written by one work-item. Along the vectors this
+// needs the dimension >= GEMM_TW (the host checks); along a scalar dimension
+// shorter than the tile, indices are clamped to the last row instead.
+// Tile sizes are build options (-DGEMM_TM=...) so each device can get its own.
 //
 // Layouts: op(A) is MxK, op(B) KxN.
 //   A not transposed: (i,k) at A[i*lda + k];  transposed: A[k*lda + i]

@@ -32,31 +32,31 @@ static const char *TINY_VAE =
     "{\"type\":\"linear\",\"out\":64},{\"type\":\"reshape\",\"shape\":[1,8,8]}]}},"
     "\"optim\":{\"vae\":{\"type\":\"adam\",\"lr\":0.003}}}";
 
-/* VAE-GAN: a small encoder/decoder (tanh) and a two-conv discriminator whose
- * layer 4 (second conv block, (16,2,2)) measures reconstructions. Format
- * arguments: recon ("feature"/"pixel"), pretrain_vae_epochs. */
-static const char *TINY_VAEGAN_FMT =
-    "{\"name\":\"tiny-vaegan\",\"family\":\"vaegan\",\"recon\":\"%s\",\"feature_layer\":4,"
-    "\"gamma\":0.5,\"beta\":1,\"pretrain_vae_epochs\":%d,\"latent\":4,\"image\":[1,8,8],"
-    "\"init\":\"dcgan\",\"nets\":{"
-    "\"enc\":{\"input\":[1,8,8],\"layers\":[{\"type\":\"flatten\"},{\"type\":\"linear\",\"out\":32},"
-    "{\"type\":\"relu\"},{\"type\":\"linear\",\"out\":8}]},"
-    "\"dec\":{\"input\":[4],\"layers\":[{\"type\":\"linear\",\"out\":32},{\"type\":\"relu\"},"
-    "{\"type\":\"linear\",\"out\":64},{\"type\":\"reshape\",\"shape\":[1,8,8]},{\"type\":\"tanh\"}]},"
-    "\"D\":{\"input\":[1,8,8],\"layers\":[{\"type\":\"conv2d\",\"out\":8,\"kernel\":4,\"stride\":2,\"padding\":1},"
-    "{\"type\":\"leakyrelu\",\"slope\":0.2},"
-    "{\"type\":\"conv2d\",\"out\":16,\"kernel\":4,\"stride\":2,\"padding\":1,\"bias\":false},"
-    "{\"type\":\"batchnorm\"},{\"type\":\"leakyrelu\",\"slope\":0.2},{\"type\":\"flatten\"},"
-    "{\"type\":\"linear\",\"out\":1}]}},"
-    "\"optim\":{\"enc\":{\"type\":\"adam\",\"lr\":0.003},\"dec\":{\"type\":\"adam\",\"lr\":0.003},"
-    "\"D\":{\"type\":\"adam\",\"lr\":0.001,\"beta1\":0.5}}}";
+/* VAE-GAN: a small encoder/decoder (tanh) and a two-conv discriminator. Format
+ * arguments: recon ("feature"/"pixel"), feature_layer (1: first conv block
+ * (8,4,4); 4: second, after BN, (16,2,2)), pretrain_vae_epochs. */
+#define TINY_VAEGAN_FMT \
+    "{\"name\":\"tiny-vaegan\",\"family\":\"vaegan\",\"recon\":\"%s\",\"feature_layer\":%d," \
+    "\"gamma\":0.5,\"beta\":1,\"pretrain_vae_epochs\":%d,\"latent\":4,\"image\":[1,8,8]," \
+    "\"init\":\"default\",\"nets\":{" \
+    "\"enc\":{\"input\":[1,8,8],\"layers\":[{\"type\":\"flatten\"},{\"type\":\"linear\",\"out\":32}," \
+    "{\"type\":\"relu\"},{\"type\":\"linear\",\"out\":8}]}," \
+    "\"dec\":{\"input\":[4],\"layers\":[{\"type\":\"linear\",\"out\":32},{\"type\":\"relu\"}," \
+    "{\"type\":\"linear\",\"out\":64},{\"type\":\"reshape\",\"shape\":[1,8,8]},{\"type\":\"tanh\"}]}," \
+    "\"D\":{\"input\":[1,8,8],\"layers\":[{\"type\":\"conv2d\",\"out\":8,\"kernel\":4,\"stride\":2,\"padding\":1}," \
+    "{\"type\":\"leakyrelu\",\"slope\":0.2}," \
+    "{\"type\":\"conv2d\",\"out\":16,\"kernel\":4,\"stride\":2,\"padding\":1,\"bias\":false}," \
+    "{\"type\":\"batchnorm\"},{\"type\":\"leakyrelu\",\"slope\":0.2},{\"type\":\"flatten\"}," \
+    "{\"type\":\"linear\",\"out\":1}]}}," \
+    "\"optim\":{\"enc\":{\"type\":\"adam\",\"lr\":0.003},\"dec\":{\"type\":\"adam\",\"lr\":0.003}," \
+    "\"D\":{\"type\":\"adam\",\"lr\":0.001,\"beta1\":0.5}}}"
 
-static char *tiny_vaegan(const char *recon, int pretrain)
+static char *tiny_vaegan(const char *recon, int layer, int pretrain)
 {
     static char buf[4][2048];
     static int next;
     char *b = buf[next++ % 4];
-    snprintf(b, sizeof buf[0], TINY_VAEGAN_FMT, recon, pretrain);
+    snprintf(b, sizeof buf[0], TINY_VAEGAN_FMT, recon, layer, pretrain);
     return b;
 }
 
@@ -216,18 +216,20 @@ static void vaegan_losses(clgm_ctx *ctx)
     for (int k = 0; k < 2; k++) {
         gm_model *m;
         double f[GM_MAX_METRICS] = {0}, l[GM_MAX_METRICS] = {0};
-        TU_OK(ctx, gm_create(ctx, tiny_vaegan(modes[k], 0), NULL, B, 1, &m));
+        TU_OK(ctx, gm_create(ctx, tiny_vaegan(modes[k], 1, 0), NULL, B, 1, &m));
         if (!m) return;
         TU_CHECK(m->family == GM_VAEGAN && m->n_metrics == 6, "vae-gan family and metrics");
         double before = recon_mse(ctx, m);
         TU_OK(ctx, run_steps(m, 120, f, l, 6));
         double after = recon_mse(ctx, m);
-        /* Pixel MSE of an untrained decoder (outputs near 0 vs bars in {0,1})
-         * is ~0.12; a model that learned the bars gets well below. */
+        /* Pixel MSE of decode(encode(x)) starts at 0.25 (tanh output near 0,
+         * i.e. 0.5, against bars in {0,1}); measured after: 0.118 (feature),
+         * 0.092 (pixel). */
         TU_CHECK(after < 0.6 * before, "vae-gan %s: pixel reconstruction error %.4f -> %.4f",
                  modes[k], before, after);
-        if (k == 1)
-            TU_CHECK(l[2] < 0.6 * f[2], "vae-gan pixel: recon loss %.3f -> %.3f", f[2], l[2]);
+        /* The loss's own reconstruction term (features of layer 1 or pixels)
+         * falls by more than 40% (measured: to 0.40 and 0.44 of its start). */
+        TU_CHECK(l[2] < 0.6 * f[2], "vae-gan %s: recon loss %.3f -> %.3f", modes[k], f[2], l[2]);
         TU_CHECK(l[0] > 0 && l[1] > 0 && l[3] > 0 && l[4] > 0 && l[4] < 1 && l[5] > 0 && l[5] < 1,
                  "vae-gan %s: loss_d %.3f loss_g %.3f kl %.3f D(x) %.3f D(G(z)) %.3f", modes[k],
                  l[0], l[1], l[3], l[4], l[5]);
@@ -236,7 +238,7 @@ static void vaegan_losses(clgm_ctx *ctx)
 
     /* Pretraining: D untouched while epoch < pretrain_vae_epochs. */
     gm_model *m;
-    TU_OK(ctx, gm_create(ctx, tiny_vaegan("feature", 1), NULL, B, 2, &m));
+    TU_OK(ctx, gm_create(ctx, tiny_vaegan("feature", 4, 1), NULL, B, 2, &m));
     if (!m) return;
     float *d0 = malloc(2048 * sizeof *d0), *d1 = malloc(2048 * sizeof *d1);
     TU_OK(ctx, nn_model_get(m->D, nn_model_find(m->D, "net.2.weight"), d0));
@@ -277,7 +279,7 @@ static void backward_from(clgm_ctx *ctx)
     if (!a || !b) return;
     TU_OK(ctx, nn_model_init(a, NN_INIT_DEFAULT));
     TU_OK(ctx, nn_model_init(b, NN_INIT_DEFAULT));
-    float buf[256];
+    float buf[1024];
     for (int i = 0; i < b->n_named; i++) {
         TU_OK(ctx, nn_model_get(a, nn_model_find(a, b->named[i].name), buf));
         TU_OK(ctx, nn_model_set(b, i, buf));
@@ -304,7 +306,7 @@ static void backward_from(clgm_ctx *ctx)
     double nz = 0;
     for (int i = 0; i < N * 64; i++) nz += fabs(dxa[i]);
     TU_CHECK(nz > 0, "backward_from: dx is not all zero");
-    float ga[256], gb[256];
+    float ga[1024], gb[1024];
     for (int i = 0; i < b->n_named; i++) {
         if (b->named[i].store != NN_STORE_PARAM) continue;
         TU_OK(ctx, nn_model_get_grad(a, nn_model_find(a, b->named[i].name), ga));
@@ -320,7 +322,7 @@ static void backward_from(clgm_ctx *ctx)
     TU_CHECK(g6 == 0, "backward_from: later layers untouched");
     TU_CHECK(nn_model_backward_from(a, 7, &dyt, &dxt) == CLGM_ERR_INVALID_ARG,
              "backward_from: a layer past the end is an error");
-    TU_CHECK(nn_model_backward_from(a, 2, &dyt, &dxt) == CLGM_ERR_SHAPE,
+    TU_CHECK(nn_model_backward_from(a, 1, &dyt, &dxt) == CLGM_ERR_SHAPE,
              "backward_from: dy of the wrong size is an error");
     clgm_buf_release(ctx, io);
     nn_model_destroy(a);
@@ -398,8 +400,8 @@ int main(int argc, char **argv)
     exact_resume(ctx, TINY_VAE, "vae");
     backward_from(ctx);
     vaegan_losses(ctx);
-    exact_resume(ctx, tiny_vaegan("feature", 0), "vaegan");
-    exact_resume(ctx, tiny_vaegan("pixel", 0), "vaegan-pixel");
+    exact_resume(ctx, tiny_vaegan("feature", 4, 0), "vaegan");
+    exact_resume(ctx, tiny_vaegan("pixel", 4, 0), "vaegan-pixel");
     divergence(ctx);
     every_preset(ctx);
     clgm_ctx_destroy(ctx);

@@ -28,5 +28,7 @@ int cmd_inpaint(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_classifier(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 
 #endif

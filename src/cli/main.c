@@ -24,6 +24,8 @@ static const command COMMANDS[] = {
     {"classifier", cmd_classifier, "train / evaluate the feature network used by clgm eval"},
     {"devices", cmd_devices, "list OpenCL devices; --build compiles every kernel program"},
     {"selftest", cmd_selftest, "run the basic kernels on a device and check them against C"},
+    {"bench", cmd_bench, "training images/s, kernel breakdown, start-up, memory, GEMM GFLOPS"},
+    {"tune", cmd_tune, "measure GEMM variants for this device and store the fastest"},
 };
 
 static void usage(FILE *f)
@@ -39,7 +41,8 @@ static void usage(FILE *f)
             "  CLGM_DEVICE      device selector when --device is not given\n"
             "  CLGM_CACHE_DIR   program binary cache (default ~/.cache/clgm; 'off' disables)\n"
             "  CLGM_KERNEL_DIR  load .cl sources from this folder instead of the embedded ones\n"
-            "  CLGM_PROFILE=1   print per-kernel times at exit\n");
+            "  CLGM_PROFILE=1   print per-kernel times at exit\n"
+            "  CLGM_CLASSIFIER  feature network of clgm eval (default: the Fashion-MNIST one)\n");
 }
 
 int main(int argc, char **argv)

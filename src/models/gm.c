@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "device/upload.h"
 #include "models/gm.h"
 #include "models/presets.h"
 #include "nn/check.h"
@@ -306,6 +307,7 @@ void gm_destroy(gm_model *m)
     nn_model_destroy(m->G);
     nn_model_destroy(m->D);
     nn_model_destroy(m->E);
+    clgm_uploader_destroy(m->up); /* waits for its copies out of host memory */
     clgm_buf_release(m->ctx, m->x);
     clgm_buf_release(m->ctx, m->scratch);
     clgm_buf_release(m->ctx, m->aux);
@@ -315,16 +317,23 @@ void gm_destroy(gm_model *m)
 
 /* ---- training ---- */
 
+/* Copies the batch into the model's input without waiting for the queued
+ * work (a blocking write would wait for the whole previous step): through a
+ * staging area that the copy owns until it has finished, so the caller may
+ * reuse images01 at once. */
 static clgm_status upload(gm_model *m, const float *images01, int n, int to_pm1)
 {
     size_t count = (size_t)n * m->img_c * m->img_h * m->img_w;
-    if (!to_pm1) return clgm_buf_write(m->ctx, m->x, 0, count * sizeof(float), images01);
-    float *tmp = malloc(count * sizeof *tmp);
-    if (!tmp) return clgm_fail(m->ctx, CLGM_ERR_OUT_OF_MEMORY, "host allocation failed");
-    for (size_t i = 0; i < count; i++) tmp[i] = 2.0f * images01[i] - 1.0f;
-    clgm_status st = clgm_buf_write(m->ctx, m->x, 0, count * sizeof(float), tmp);
-    free(tmp);
-    return st;
+    if (!m->up)
+        NN_TRY(clgm_uploader_create(m->ctx, clgm_buf_size(m->x), &m->up));
+    void *area;
+    NN_TRY(clgm_uploader_begin(m->up, &area));
+    float *dst = area;
+    if (to_pm1)
+        for (size_t i = 0; i < count; i++) dst[i] = 2.0f * images01[i] - 1.0f;
+    else
+        memcpy(dst, images01, count * sizeof *dst);
+    return clgm_uploader_commit(m->up, m->x, 0, count * sizeof(float));
 }
 
 static clgm_status draw_normal(gm_model *m, size_t n, size_t off)

@@ -59,6 +59,7 @@ typedef struct gm_model {
     int last_batch;        /* images in the last training step */
     char data[512];        /* data set the model trains on (saved; resume reuses it) */
     clgm_buf *x;         /* (batch, C, H, W) input batch */
+    struct clgm_uploader *up; /* non-blocking uploads into x (device/upload.h) */
     clgm_buf *scratch;   /* noise, latent gradients, metric sums */
     size_t z_off, eps_off, dz_off, metric_off, d_out_off;
     int n_metrics;

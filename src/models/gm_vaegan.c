@@ -15,8 +15,9 @@
  *   encoder:       beta * KL + recon    (no GAN loss reaches the encoder)
  * Order: D steps first on x_r and x_p (as constants); then encoder and decoder
  * take their losses through the updated D, like the GAN step in gm.c. D stays
- * in train mode; each of its batches (x, x_r, x_p) has its own BatchNorm
- * statistics, and f(x) is taken in the same D forward pass order as below.
+ * in train mode; each of its batches (x, x_r, x_p) runs as its own forward
+ * with its own BatchNorm statistics: D step x, x_r, x_p; then (feature mode)
+ * x for the target f(x), x_r, x_p (bench/torch_ref.py does the same).
  * Pretraining (m->epoch < pretrain_vae_epochs): a plain VAE, encoder and
  * decoder on beta * KL + pixel recon; D is untouched and its metrics read 0.
  *

@@ -1,7 +1,8 @@
 /* GEMM dispatch: every Dense and Conv path multiplies through here.
  * Backends: the own register-blocked kernels (cl/gemm.cl), CLBlast, or
  * gemm_naive (the reference, and the own backend's fallback for products
- * narrower than a vector). The choice per device and shape lives in gemm_tune.c. */
+ * narrower than a tile). The choice per device and shape lives in
+ * gemm_tune.c; $CLGM_GEMM forces one. */
 #include <clblast_c.h>
 #include <stdint.h>
 
@@ -69,20 +70,26 @@ static clgm_status check_args(clgm_ctx *ctx, const gemm_args *g)
 
 /* ---- own kernels ---- */
 
+/* Work-group sizes stay fixed whatever the shape (the global size is
+ * rounded up and the kernels bounds-check): PoCL compiles a kernel once per
+ * local size, so shape-dependent local sizes would each cost a compile.
+ * Halved only where the device allows less. */
+static void fit_local(const clgm_ctx *ctx, size_t l[3])
+{
+    while (l[0] * l[1] > ctx->info.max_work_group_size && l[0] * l[1] > 1) {
+        if (l[0] >= l[1]) l[0] = (l[0] + 1) / 2;
+        else l[1] = (l[1] + 1) / 2;
+    }
+}
+
 static clgm_status launch_naive(clgm_ctx *ctx, const char *options, const gemm_args *g)
 {
     size_t gl[3] = {(size_t)g->N, (size_t)g->M, (size_t)g->batch}, l[3] = {16, 16, 1};
-    if (g->N < 16) l[0] = (size_t)g->N;
-    if (g->M < 16) l[1] = (size_t)g->M;
+    fit_local(ctx, l);
     return clgm_launch(ctx, "gemm", options, "gemm_naive", 3, gl, l, "iiiiifbiiibiiifbiii",
                        g->ta, g->tb, g->M, g->N, g->K, (double)g->alpha, g->A, (int)g->aoff,
                        g->lda, (int)g->sa, g->B, (int)g->boff, g->ldb, (int)g->sb,
                        (double)g->beta, g->C, (int)g->coff, g->ldc, (int)g->sc);
-}
-
-static size_t min_size(int a, int b)
-{
-    return (size_t)(a < b ? a : b);
 }
 
 /* One launch of a register-blocked kernel over tile_rows x tile_cols tiles;
@@ -93,11 +100,8 @@ static clgm_status launch_tiles(clgm_ctx *ctx, const gemm_params *p, const char 
 {
     int tx = (g->N + tile_cols - 1) / tile_cols, ty = (g->M + tile_rows - 1) / tile_rows;
     size_t gl[3] = {(size_t)tx, (size_t)ty, (size_t)g->batch};
-    size_t l[3] = {min_size(p->lx, tx), min_size(p->ly, ty), 1};
-    while (l[0] * l[1] > ctx->info.max_work_group_size && l[0] * l[1] > 1) {
-        if (l[0] >= l[1]) l[0] = (l[0] + 1) / 2;
-        else l[1] = (l[1] + 1) / 2;
-    }
+    size_t l[3] = {(size_t)p->lx, (size_t)p->ly, 1};
+    fit_local(ctx, l);
     return clgm_launch(ctx, "gemm", opt, kernel, 3, gl, l, "iiifbiiibiiifbiii", g->M, g->N,
                        g->K, (double)g->alpha, g->A, (int)g->aoff, g->lda, (int)g->sa, g->B,
                        (int)g->boff, g->ldb, (int)g->sb, (double)g->beta, g->C,
@@ -120,6 +124,7 @@ static clgm_status launch_a_transposed(clgm_ctx *ctx, const gemm_params *p,
     clgm_buf *at;
     CLGM_TRY(clgm_buf_create(ctx, at_floats * (size_t)g->batch * sizeof(float), &at));
     size_t gl[3] = {(size_t)g->M, (size_t)g->K, (size_t)g->batch}, l[3] = {16, 16, 1};
+    fit_local(ctx, l);
     clgm_status st = clgm_launch(ctx, "gemm", opt, "gemm_transpose", 3, gl, l, "iibiiibiii",
                                  g->M, g->K, g->A, (int)g->aoff, g->lda, (int)g->sa, at, 0,
                                  g->M, (int)at_floats);
@@ -138,7 +143,7 @@ static clgm_status launch_a_transposed(clgm_ctx *ctx, const gemm_params *p,
 
 /* The own backend. Each case takes the kernel whose vectors run along a
  * contiguous dimension that is wide enough; gemm_naive takes what is left
- * (products narrower than a vector in both M and N). */
+ * (NN/TN narrower than a tile in both M and N, TT narrower in M). */
 static clgm_status launch_own(clgm_ctx *ctx, const gemm_params *p, const gemm_args *g)
 {
     char options[160];
@@ -259,16 +264,31 @@ static clgm_status launch_clblast(clgm_ctx *ctx, const gemm_args *g)
 
 /* ---- entry points ---- */
 
+static gemm_observer observer;
+static void *observer_user;
+
+void gemm_set_observer(gemm_observer fn, void *user)
+{
+    observer = fn;
+    observer_user = user;
+}
+
 clgm_status op_gemm_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N,
                             int K, float alpha, clgm_buf *A, size_t aoff, int lda,
                             size_t stride_a, clgm_buf *B, size_t boff, int ldb,
                             size_t stride_b, float beta, clgm_buf *C, size_t coff,
                             int ldc, size_t stride_c, int batch)
 {
-    gemm_args g = {(int)ta, (int)tb, M, N, K, batch, alpha, beta, A, B, C,
-                   aoff, boff, coff, stride_a, stride_b, stride_c, lda, ldb, ldc};
+    gemm_args g = {.ta = (int)ta, .tb = (int)tb, .M = M, .N = N, .K = K, .batch = batch,
+                   .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C, .aoff = aoff,
+                   .boff = boff, .coff = coff, .sa = stride_a, .sb = stride_b,
+                   .sc = stride_c, .lda = lda, .ldb = ldb, .ldc = ldc};
     CLGM_TRY(check_args(ctx, &g));
     if (M == 0 || N == 0 || batch == 0) return CLGM_OK;
+    if (observer) {
+        gemm_shape s = {g.ta, g.tb, M, N, K, batch};
+        observer(observer_user, &s);
+    }
 
     gemm_params p;
     CLGM_TRY(gemm_params_get(ctx, &p));

@@ -1,4 +1,6 @@
-/* Per-device GEMM parameters: a small table plus a run-time override. */
+/* Per-device GEMM parameters: a tuned profile from `clgm tune` when one is
+ * stored for the device, else a small table; then a run-time override. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,8 +8,12 @@
 #include "device/device.h"
 #include "ops/gemm_tune.h"
 
-/* The defaults compiled into cl/gemm.cl (keep in sync with its #ifndefs). */
-static const gemm_params kernel_defaults = {GEMM_OWN, 8, 16, 2, 4, 4, 16, 32, 1, 8};
+/* The tile sizes compiled into cl/gemm.cl by default (keep in sync with its
+ * #ifndefs); the host-side fields are the PoCL measurements below. */
+static const gemm_params kernel_defaults = {
+    .backend = GEMM_OWN, .tm = 8, .vw = 16, .vn = 2, .dr = 4, .dc = 4, .dk = 16,
+    .nt_tt = 32, .lx = 1, .ly = 8,
+};
 
 typedef struct gemm_table_entry {
     const char *name_has;  /* substring of the device name, "" matches any */
@@ -17,16 +23,172 @@ typedef struct gemm_table_entry {
 
 /* Measured entries, first match wins. A tuner adds rows here. */
 static const gemm_table_entry gemm_table[] = {
-    /* PoCL's CPU device (name "pthread-<cpu>"), measured with bench_gemm on
-     * a 2-core AVX-512 EPYC: the own kernels beat untuned CLBlast by about
-     * an order of magnitude on every model shape. */
-    {"pthread", CLGM_DEVICE_CPU, {GEMM_OWN, 8, 16, 2, 4, 4, 16, 32, 1, 8}},
+    /* PoCL's CPU device (name "pthread-<cpu>"), measured with bench_gemm
+     * (--compare) on a 2-core AVX-512 EPYC: the own kernels beat untuned
+     * CLBlast 1.5.3 by 5-25x on the model shapes. 8x32 tiles (two float16
+     * per row) beat 8x16 by up to 1.8x; work-groups of 8 tiles down M share
+     * B's column strip in cache; NT runs as TT from N >= 32 (1.2-2x), while
+     * the dot-product kernel wins for narrow N (conv1 dW, N = 16). */
+    {"pthread", CLGM_DEVICE_CPU,
+     {.backend = GEMM_OWN, .tm = 8, .vw = 16, .vn = 2, .dr = 4, .dc = 4, .dk = 16,
+      .nt_tt = 32, .lx = 1, .ly = 8}},
 };
+
+/* Parses "key=value,..." over *out. ctx NULL: fails without a message (a
+ * profile on disk that does not parse is ignored, not reported). */
+static clgm_status parse_params(clgm_ctx *ctx, const char *what, const char *text,
+                                gemm_params *out)
+{
+    struct { const char *key; int *field; int lo, hi, pow2; } keys[] = {
+        {"tm", &out->tm, 1, 16, 0}, {"vw", &out->vw, 2, 16, 1}, {"vn", &out->vn, 1, 4, 0},
+        {"dr", &out->dr, 1, 8, 0},  {"dc", &out->dc, 1, 8, 0},  {"dk", &out->dk, 4, 16, 1},
+        {"ntt", &out->nt_tt, 0, 1 << 30, 0}, {"lx", &out->lx, 1, 256, 0},
+        {"ly", &out->ly, 1, 256, 0},
+    };
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", text);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ", \n", &save); tok; tok = strtok_r(NULL, ", \n", &save)) {
+        char key[16];
+        int v, n = 0;
+        if (sscanf(tok, "%15[a-z]=%d%n", key, &v, &n) != 2 || tok[n] != 0)
+            return ctx ? clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                                   "%s: cannot parse '%s' (expected key=value pairs like "
+                                   "tm=8,vw=16,vn=2,dr=4,dc=4,dk=16,ntt=32,lx=1,ly=8)", what, tok)
+                       : CLGM_ERR_FORMAT;
+        size_t k = 0;
+        while (k < sizeof keys / sizeof *keys && strcmp(keys[k].key, key)) k++;
+        if (k == sizeof keys / sizeof *keys)
+            return ctx ? clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                                   "%s: unknown key '%s' (known: tm vw vn dr dc dk ntt lx ly)",
+                                   what, key)
+                       : CLGM_ERR_FORMAT;
+        if (v < keys[k].lo || v > keys[k].hi || (keys[k].pow2 && (v & (v - 1))))
+            return ctx ? clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                                   "%s: %s=%d out of range (%d to %d%s)", what, key, v,
+                                   keys[k].lo, keys[k].hi, keys[k].pow2 ? ", a power of 2" : "")
+                       : CLGM_ERR_FORMAT;
+        *keys[k].field = v;
+    }
+    return CLGM_OK;
+}
+
+void gemm_params_format(const gemm_params *p, char *out, size_t len)
+{
+    snprintf(out, len, "tm=%d,vw=%d,vn=%d,dr=%d,dc=%d,dk=%d,ntt=%d,lx=%d,ly=%d", p->tm, p->vw,
+             p->vn, p->dr, p->dc, p->dk, p->nt_tt, p->lx, p->ly);
+}
+
+/* ---- tuned profiles on disk ---- */
+
+static const char profile_magic[] = "clgm gemm profile 1";
+
+int gemm_profile_path(const clgm_ctx *ctx, char *out, size_t len)
+{
+    if (!ctx->cache_dir[0]) return 0;
+    /* FNV-1a of what identifies the device and its compiler. */
+    const char *parts[] = {ctx->info.platform_name, ctx->info.platform_version, ctx->info.name,
+                           ctx->info.driver_version};
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int i = 0; i < 4; i++)
+        for (const char *c = parts[i]; ; c++) {
+            h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+            if (!*c) break;
+        }
+    snprintf(out, len, "%s/gemm-profile-%016llx.txt", ctx->cache_dir, (unsigned long long)h);
+    return 1;
+}
+
+/* The identity lines a profile must carry to be used on ctx's device. */
+static void profile_identity(const clgm_ctx *ctx, char *out, size_t len)
+{
+    snprintf(out, len, "platform: %s %s\ndevice: %s\ndriver: %s\n", ctx->info.platform_name,
+             ctx->info.platform_version, ctx->info.name, ctx->info.driver_version);
+}
+
+/* 1 with *p filled when a valid profile for this device exists. Anything
+ * unexpected (truncated, another device, bad values) means "no profile". */
+static int profile_load(const clgm_ctx *ctx, gemm_params *p)
+{
+    char path[1200];
+    if (!gemm_profile_path(ctx, path, sizeof path)) return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    char text[4096];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[n] = 0;
+    char id[1024];
+    profile_identity(ctx, id, sizeof id);
+    size_t ml = strlen(profile_magic), il = strlen(id);
+    if (strncmp(text, profile_magic, ml) || text[ml] != '\n' || strncmp(text + ml + 1, id, il))
+        return 0;
+    const char *rest = text + ml + 1 + il;
+    char backend[16], params[256];
+    int used = 0;
+    if (sscanf(rest, "backend: %15s\nparams: %255s\n%n", backend, params, &used) != 2 || !used)
+        return 0;
+    gemm_params q = kernel_defaults;
+    if (!strcmp(backend, "own")) q.backend = GEMM_OWN;
+    else if (!strcmp(backend, "clblast")) q.backend = GEMM_CLBLAST;
+    else return 0;
+    if (parse_params(NULL, "profile", params, &q) != CLGM_OK) return 0;
+    *p = q;
+    return 1;
+}
+
+/* One remembered lookup, so op_gemm does not read the file on every call. */
+static struct {
+    const clgm_ctx *ctx;
+    char device[128], dir[1024];
+    int have;
+    gemm_params params;
+} profile_memo;
+
+void gemm_profile_forget(void)
+{
+    profile_memo.ctx = NULL;
+}
+
+static int profile_get(const clgm_ctx *ctx, gemm_params *p)
+{
+    if (profile_memo.ctx != ctx || strcmp(profile_memo.device, ctx->info.name) ||
+        strcmp(profile_memo.dir, ctx->cache_dir)) {
+        profile_memo.ctx = ctx;
+        snprintf(profile_memo.device, sizeof profile_memo.device, "%s", ctx->info.name);
+        snprintf(profile_memo.dir, sizeof profile_memo.dir, "%s", ctx->cache_dir);
+        profile_memo.have = profile_load(ctx, &profile_memo.params);
+    }
+    if (profile_memo.have) *p = profile_memo.params;
+    return profile_memo.have;
+}
+
+clgm_status gemm_profile_write(clgm_ctx *ctx, const gemm_params *p, char *path, size_t len)
+{
+    if (!gemm_profile_path(ctx, path, len))
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                         "no cache directory to store the GEMM profile in (CLGM_CACHE_DIR is off)");
+    char id[1024], params[256], tmp[1300];
+    profile_identity(ctx, id, sizeof id);
+    gemm_params_format(p, params, sizeof params);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) return clgm_fail(ctx, CLGM_ERR_IO, "cannot write %s", tmp);
+    int bad = fprintf(f, "%s\n%sbackend: %s\nparams: %s\n", profile_magic, id,
+                      gemm_backend_name(p->backend), params) < 0;
+    bad |= fclose(f) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        remove(tmp);
+        return clgm_fail(ctx, CLGM_ERR_IO, "cannot write the GEMM profile %s", path);
+    }
+    gemm_profile_forget();
+    return CLGM_OK;
+}
 
 clgm_status gemm_params_get(clgm_ctx *ctx, gemm_params *out)
 {
     const clgm_device_info *info = &ctx->info;
-    int found = 0;
+    int found = profile_get(ctx, out);
     for (size_t i = 0; i < sizeof gemm_table / sizeof *gemm_table && !found; i++) {
         const gemm_table_entry *e = &gemm_table[i];
         if (e->type == info->type && strstr(info->name, e->name_has)) {
@@ -44,36 +206,7 @@ clgm_status gemm_params_get(clgm_ctx *ctx, gemm_params *out)
 
     const char *env = getenv("CLGM_GEMM_PARAMS");
     if (!env || !*env) return CLGM_OK;
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", env);
-    char *save = NULL;
-    for (char *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
-        char key[16];
-        int v, n = 0;
-        if (sscanf(tok, "%15[a-z]=%d%n", key, &v, &n) != 2 || tok[n] != 0)
-            return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
-                             "CLGM_GEMM_PARAMS: cannot parse '%s' (expected key=value "
-                             "pairs like tm=8,vw=16,vn=1,dr=4,dc=4,dk=16,lx=1,ly=8)", tok);
-        int ok = v >= 1;
-        if (!strcmp(key, "tm")) { out->tm = v; ok = ok && v <= 16; }
-        else if (!strcmp(key, "vw")) { out->vw = v; ok = v == 2 || v == 4 || v == 8 || v == 16; }
-        else if (!strcmp(key, "vn")) { out->vn = v; ok = ok && v <= 4; }
-        else if (!strcmp(key, "dr")) { out->dr = v; ok = ok && v <= 8; }
-        else if (!strcmp(key, "dc")) { out->dc = v; ok = ok && v <= 8; }
-        else if (!strcmp(key, "dk")) { out->dk = v; ok = v == 4 || v == 8 || v == 16; }
-        else if (!strcmp(key, "ntt")) { out->nt_tt = v; ok = v >= 0; }
-        else if (!strcmp(key, "lx")) { out->lx = v; ok = ok && v <= 256; }
-        else if (!strcmp(key, "ly")) { out->ly = v; ok = ok && v <= 256; }
-        else
-            return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
-                             "CLGM_GEMM_PARAMS: unknown key '%s' (known: tm vw vn dr dc dk ntt lx ly)",
-                             key);
-        if (!ok)
-            return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
-                             "CLGM_GEMM_PARAMS: %s=%d out of range (tm 1-16, vw 2/4/8/16, "
-                             "vn 1-4, dr and dc 1-8, dk 4/8/16, ntt >= 0, lx and ly 1-256)", key, v);
-    }
-    return CLGM_OK;
+    return parse_params(ctx, "CLGM_GEMM_PARAMS", env, out);
 }
 
 clgm_status gemm_backend_forced(clgm_ctx *ctx, gemm_backend *out)

@@ -10,6 +10,8 @@
 #ifndef CLGM_GEMM_TUNE_H
 #define CLGM_GEMM_TUNE_H
 
+#include <stdio.h>
+
 #include "clgm/clgm.h"
 
 typedef enum gemm_backend {
@@ -31,8 +33,9 @@ typedef struct gemm_params {
     int lx, ly;   /* work-group size in tiles (x along N, y along M) */
 } gemm_params;
 
-/* The parameters for ctx's device: table entry (or the defaults for its
- * device type), then $CLGM_GEMM_PARAMS. Fails on a malformed override. */
+/* The parameters for ctx's device: its tuned profile when one is stored
+ * (see below), else the table entry (or the defaults for its device type);
+ * then $CLGM_GEMM_PARAMS on top. Fails on a malformed override. */
 clgm_status gemm_params_get(clgm_ctx *ctx, gemm_params *out);
 /* $CLGM_GEMM: GEMM_AUTO when unset, empty or "auto". */
 clgm_status gemm_backend_forced(clgm_ctx *ctx, gemm_backend *out);
@@ -43,5 +46,46 @@ const char *gemm_backend_name(gemm_backend b);
 /* Build options for cl/gemm.cl with these tile sizes; "" for the built-in
  * defaults, so the default program is the one clgm_build_all prebuilds. */
 void gemm_build_options(const gemm_params *p, char *out, size_t len);
+
+/* Every product op_gemm_batched is asked for can be reported to an observer
+ * (process-wide; NULL turns it off): the benchmark and the tuner learn the
+ * shapes a model uses by running one training step. */
+typedef struct gemm_shape {
+    int ta, tb, M, N, K, batch;
+} gemm_shape;
+typedef void (*gemm_observer)(void *user, const gemm_shape *s);
+void gemm_set_observer(gemm_observer fn, void *user);
+
+/* "tm=8,vw=16,...": every tile field, in $CLGM_GEMM_PARAMS syntax. */
+void gemm_params_format(const gemm_params *p, char *out, size_t len);
+
+/* Tuned profiles: one small text file per device in the program cache
+ * directory (CLGM_CACHE_DIR), named by a hash of platform, device name and
+ * driver version, which the file repeats and which must match for it to be
+ * used. A file that does not parse is ignored. */
+/* The profile's path for ctx's device; 0 when the cache is off. */
+int gemm_profile_path(const clgm_ctx *ctx, char *out, size_t len);
+/* Writes p as the device's profile (atomically); path receives the file. */
+clgm_status gemm_profile_write(clgm_ctx *ctx, const gemm_params *p, char *path, size_t len);
+/* Drops the remembered lookup (the next GEMM reads the file again). */
+void gemm_profile_forget(void);
+
+/* The tuner: times candidate parameter sets and CLBlast on the given
+ * products (each weighted by its calls per training step), checks every
+ * candidate's results against gemm_naive first, and returns the fastest
+ * correct one. Log lines go to `log` (may be NULL). */
+typedef struct gemm_tune_candidate {
+    char name[160];   /* "clblast" or the params string */
+    gemm_params params;
+    double ms;        /* weighted time per step; < 0: rejected */
+    double max_err;   /* worst |C - ref| / max |ref| over the shapes */
+    char why[96];     /* reason for a rejection */
+} gemm_tune_candidate;
+/* cands: caller array of at least gemm_tune_max_candidates() entries; *n
+ * receives how many were tried, *best the index of the winner (-1: none). */
+int gemm_tune_max_candidates(void);
+clgm_status gemm_tune_run(clgm_ctx *ctx, const gemm_shape *shapes, const int *counts,
+                          int n_shapes, gemm_tune_candidate *cands, int *n, int *best,
+                          FILE *log);
 
 #endif

@@ -1,0 +1,149 @@
+/* clgm tune: measures GEMM variants on the products the models use and
+ * stores the fastest correct one as this device's profile next to the
+ * program cache; op_gemm picks it up automatically. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "models/gm.h"
+#include "ops/gemm_tune.h"
+
+enum { MAX_SHAPES = 256 };
+
+typedef struct shape_set {
+    gemm_shape s[MAX_SHAPES];
+    int count[MAX_SHAPES];
+    int n;
+} shape_set;
+
+static void help(void)
+{
+    printf("usage: clgm tune [--device SEL] [--presets a,b,...] [--batch N] [--tiny] [--dry-run]\n\n"
+           "Times the GEMM variants (tile sets of clgm's own kernels, and CLBlast) on the\n"
+           "matrix products one training step of each preset issues, weighted by how often\n"
+           "the step issues them. Every candidate's result is checked against the naive\n"
+           "reference kernel before it may win. The winner is stored per device (platform,\n"
+           "device name, driver version) in the program cache directory ($CLGM_CACHE_DIR,\n"
+           "default ~/.cache/clgm) and used by every later run on that device.\n\n"
+           "options:\n"
+           "  -d, --device SEL   device (default: $CLGM_DEVICE, else the best GPU, else the CPU)\n"
+           "  --presets LIST     presets whose shapes are tuned (default dcgan,mlp-gan,vae)\n"
+           "  --batch N          batch size of those steps (default 64)\n"
+           "  --tiny             a few small shapes instead (a quick check of the machinery)\n"
+           "  --dry-run          measure and report, store nothing\n"
+           "  -h, --help         this text\n\n"
+           "Delete the profile file (its path is printed) to go back to the built-in choice.\n");
+}
+
+static void observe(void *user, const gemm_shape *s)
+{
+    shape_set *set = user;
+    for (int i = 0; i < set->n; i++)
+        if (!memcmp(&set->s[i], s, sizeof *s)) {
+            set->count[i]++;
+            return;
+        }
+    if (set->n == MAX_SHAPES) return;
+    set->s[set->n] = *s;
+    set->count[set->n++] = 1;
+}
+
+/* One training step of the preset with the observer on. */
+static clgm_status collect(clgm_ctx *ctx, const char *preset, int batch, shape_set *set)
+{
+    char err[512];
+    char *cfg = gm_load_config(preset, err, sizeof err);
+    if (!cfg) {
+        fprintf(stderr, "clgm tune: %s\n", err);
+        return CLGM_ERR_INVALID_ARG;
+    }
+    gm_model *m = NULL;
+    clgm_status st = gm_create(ctx, cfg, NULL, batch, 1, &m);
+    free(cfg);
+    if (st != CLGM_OK) return st;
+    size_t n = (size_t)batch * m->img_c * m->img_h * m->img_w;
+    float *x = malloc(n * sizeof *x);
+    if (!x) st = CLGM_ERR_OUT_OF_MEMORY;
+    for (size_t i = 0; x && i < n; i++) x[i] = (float)((i * 2654435761u) % 1000) / 1000.0f;
+    gemm_set_observer(observe, set);
+    if (st == CLGM_OK) st = gm_train_step(m, x, batch);
+    gemm_set_observer(NULL, NULL);
+    if (st == CLGM_OK) st = clgm_finish(ctx);
+    free(x);
+    gm_destroy(m);
+    return st;
+}
+
+int cmd_tune(int argc, char **argv)
+{
+    const char *device = NULL;
+    char presets[512] = "dcgan,mlp-gan,vae";
+    int batch = 64, tiny = 0, dry = 0;
+    enum { O_PRESETS = 256, O_BATCH, O_TINY, O_DRY };
+    static const struct option longopts[] = {
+        {"device", required_argument, 0, 'd'}, {"presets", required_argument, 0, O_PRESETS},
+        {"batch", required_argument, 0, O_BATCH}, {"tiny", no_argument, 0, O_TINY},
+        {"dry-run", no_argument, 0, O_DRY}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'd': device = optarg; break;
+        case O_PRESETS: snprintf(presets, sizeof presets, "%s", optarg); break;
+        case O_BATCH:
+            batch = atoi(optarg);
+            if (batch < 1) return cli_error("tune", "--batch must be >= 1, not '%s'", optarg) + 1;
+            break;
+        case O_TINY: tiny = 1; break;
+        case O_DRY: dry = 1; break;
+        case 'h': help(); return 0;
+        default: return 2;
+        }
+    }
+    if (optind < argc) return cli_error("tune", "unexpected argument '%s'", argv[optind]) + 1;
+
+    clgm_ctx *ctx;
+    int rc = cli_open("tune", device, &ctx);
+    if (rc) return rc;
+    shape_set *set = calloc(1, sizeof *set);
+    if (!set) { clgm_ctx_destroy(ctx); return cli_error("tune", "out of memory"); }
+    clgm_status st = CLGM_OK;
+    if (tiny) {
+        /* Odd sizes just above one tile, every transpose case. */
+        const gemm_shape t[] = {{0, 0, 40, 48, 24, 1}, {1, 0, 48, 40, 20, 1},
+                                {0, 1, 36, 64, 24, 1}, {1, 1, 40, 36, 16, 1},
+                                {0, 0, 37, 50, 30, 2}};
+        for (size_t i = 0; i < sizeof t / sizeof *t; i++) set->s[i] = t[i], set->count[i] = 1;
+        set->n = (int)(sizeof t / sizeof *t);
+    } else {
+        char *save = NULL;
+        for (char *p = strtok_r(presets, ",", &save); p && st == CLGM_OK; p = strtok_r(NULL, ",", &save))
+            st = collect(ctx, p, batch, set);
+    }
+    const clgm_device_info *dev = clgm_ctx_device(ctx);
+    if (st == CLGM_OK)
+        printf("tuning GEMM on %s (%s, driver %s): %d products\n", dev->name,
+               dev->platform_version, dev->driver_version, set->n);
+    int n = 0, best = -1;
+    gemm_tune_candidate *cands = calloc((size_t)gemm_tune_max_candidates(), sizeof *cands);
+    if (!cands) st = CLGM_ERR_OUT_OF_MEMORY;
+    if (st == CLGM_OK) st = gemm_tune_run(ctx, set->s, set->count, set->n, cands, &n, &best, stdout);
+    if (st == CLGM_OK && best < 0) {
+        rc = cli_error("tune", "no candidate gave correct results; nothing stored");
+    } else if (st == CLGM_OK) {
+        printf("best: %s (%.3f ms per step", cands[best].name, cands[best].ms);
+        if (cands[0].ms > 0) printf(", %.2fx the current choice", cands[0].ms / cands[best].ms);
+        printf(")\n");
+        char path[1200];
+        if (dry) printf("--dry-run: nothing stored\n");
+        else if ((st = gemm_profile_write(ctx, &cands[best].params, path, sizeof path)) == CLGM_OK)
+            printf("stored %s\n", path);
+    }
+    if (st != CLGM_OK) rc = cli_fail("tune", ctx, st);
+    free(cands);
+    free(set);
+    clgm_ctx_destroy(ctx);
+    return rc;
+}

@@ -1,0 +1,225 @@
+/* The GEMM tuner behind `clgm tune`: candidate tile sets of the own kernels
+ * and CLBlast, each first checked against gemm_naive on every shape, then
+ * timed; the fastest correct one wins. Candidates are applied through
+ * $CLGM_GEMM / $CLGM_GEMM_PARAMS (restored afterwards), the same hook
+ * bench_gemm --compare uses. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ops/gemm_tune.h"
+#include "ops/ops.h"
+
+/* Around the measured PoCL optimum (8x32 tiles), smaller tiles for narrow
+ * shapes and GPUs, and other work-group shapes. Full sets: a partial one
+ * would inherit fields from whatever profile is stored. */
+static const gemm_params own_candidates[] = {
+    {.backend = GEMM_OWN, .tm = 8, .vw = 16, .vn = 2, .dr = 4, .dc = 4, .dk = 16, .nt_tt = 32, .lx = 1, .ly = 8},
+    {.backend = GEMM_OWN, .tm = 8, .vw = 16, .vn = 1, .dr = 4, .dc = 4, .dk = 16, .nt_tt = 32, .lx = 1, .ly = 8},
+    {.backend = GEMM_OWN, .tm = 4, .vw = 16, .vn = 2, .dr = 4, .dc = 4, .dk = 16, .nt_tt = 32, .lx = 1, .ly = 8},
+    {.backend = GEMM_OWN, .tm = 8, .vw = 8, .vn = 2, .dr = 4, .dc = 4, .dk = 8, .nt_tt = 32, .lx = 1, .ly = 8},
+    {.backend = GEMM_OWN, .tm = 8, .vw = 16, .vn = 2, .dr = 4, .dc = 4, .dk = 16, .nt_tt = 32, .lx = 2, .ly = 4},
+    {.backend = GEMM_OWN, .tm = 8, .vw = 16, .vn = 2, .dr = 4, .dc = 4, .dk = 16, .nt_tt = 0, .lx = 1, .ly = 8},
+    {.backend = GEMM_OWN, .tm = 4, .vw = 4, .vn = 2, .dr = 2, .dc = 2, .dk = 8, .nt_tt = 0, .lx = 16, .ly = 8},
+};
+enum { N_OWN = sizeof own_candidates / sizeof *own_candidates };
+
+/* The current choice, the own sets, CLBlast. */
+int gemm_tune_max_candidates(void)
+{
+    return N_OWN + 2;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+typedef struct tune_shape {
+    gemm_shape s;
+    int count;
+    clgm_buf *A, *B, *C;
+    size_t nc;
+    float *ref, *got;
+} tune_shape;
+
+static clgm_status run_once(clgm_ctx *ctx, const tune_shape *t)
+{
+    const gemm_shape *s = &t->s;
+    int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
+    return op_gemm_batched(ctx, (op_trans)s->ta, (op_trans)s->tb, s->M, s->N, s->K, 1.0f,
+                           t->A, 0, lda, (size_t)s->M * s->K, t->B, 0, ldb,
+                           (size_t)s->K * s->N, 0.0f, t->C, 0, s->N, (size_t)s->M * s->N,
+                           s->batch);
+}
+
+/* Correct results on every shape, then the weighted time (best of 3
+ * repetitions of ~10 ms each per shape, which filters out other load). */
+static void try_candidate(clgm_ctx *ctx, tune_shape *ts, int n, gemm_tune_candidate *c)
+{
+    c->ms = -1;
+    c->max_err = 0;
+    for (int i = 0; i < n; i++) {
+        tune_shape *t = &ts[i];
+        op_fill(ctx, t->C, 0, t->nc, NAN); /* a kernel that skips elements shows */
+        if (run_once(ctx, t) != CLGM_OK ||
+            clgm_buf_read(ctx, t->C, 0, t->nc * sizeof(float), t->got) != CLGM_OK) {
+            snprintf(c->why, sizeof c->why, "failed: %.80s", clgm_last_error(ctx));
+            return;
+        }
+        double maxd = 0, maxr = 0;
+        for (size_t k = 0; k < t->nc; k++) {
+            double d = fabs((double)t->got[k] - t->ref[k]);
+            if (isnan(d) || d > maxd) maxd = isnan(d) ? INFINITY : d;
+            if (fabs(t->ref[k]) > maxr) maxr = fabs(t->ref[k]);
+        }
+        double err = maxr > 0 ? maxd / maxr : maxd;
+        if (err > c->max_err) c->max_err = err;
+        /* fp32 sums in another order differ by ~K * 2^-24 relative at worst;
+         * a wrong kernel misses by O(1). */
+        if (!(err <= 1e-3)) {
+            snprintf(c->why, sizeof c->why, "wrong result (error %.2g) at %c%c M=%d N=%d K=%d",
+                     err, t->s.ta ? 'T' : 'N', t->s.tb ? 'T' : 'N', t->s.M, t->s.N, t->s.K);
+            return;
+        }
+    }
+    double total = 0;
+    for (int i = 0; i < n; i++) {
+        tune_shape *t = &ts[i];
+        double t0 = now_ms();
+        run_once(ctx, t);
+        clgm_finish(ctx);
+        double one = now_ms() - t0;
+        int inner = one > 0 ? (int)(10.0 / one) : 50;
+        inner = inner < 1 ? 1 : inner > 1000 ? 1000 : inner;
+        double best = INFINITY;
+        for (int r = 0; r < 3; r++) {
+            t0 = now_ms();
+            for (int k = 0; k < inner; k++) run_once(ctx, t);
+            if (clgm_finish(ctx) != CLGM_OK) {
+                snprintf(c->why, sizeof c->why, "failed: %.80s", clgm_last_error(ctx));
+                return;
+            }
+            double ms = (now_ms() - t0) / inner;
+            if (ms < best) best = ms;
+        }
+        total += best * t->count;
+    }
+    c->ms = total;
+    c->why[0] = 0;
+}
+
+static char *env_copy(const char *name)
+{
+    const char *v = getenv(name);
+    return v ? strdup(v) : NULL;
+}
+
+static void env_restore(const char *name, char *saved)
+{
+    if (saved) setenv(name, saved, 1);
+    else unsetenv(name);
+    free(saved);
+}
+
+static void free_shapes(clgm_ctx *ctx, tune_shape *ts, int n)
+{
+    for (int i = 0; i < n; i++) {
+        clgm_buf_release(ctx, ts[i].A);
+        clgm_buf_release(ctx, ts[i].B);
+        clgm_buf_release(ctx, ts[i].C);
+        free(ts[i].ref);
+        free(ts[i].got);
+    }
+    free(ts);
+}
+
+/* A and B random in [-1, 1]; the reference from gemm_naive. */
+static clgm_status setup_shape(clgm_ctx *ctx, const gemm_shape *s, int count, tune_shape *t)
+{
+    t->s = *s;
+    t->count = count > 0 ? count : 1;
+    size_t na = (size_t)s->M * s->K * s->batch, nb = (size_t)s->K * s->N * s->batch;
+    t->nc = (size_t)s->M * s->N * s->batch;
+    CLGM_TRY(clgm_buf_create(ctx, (na ? na : 1) * sizeof(float), &t->A));
+    CLGM_TRY(clgm_buf_create(ctx, (nb ? nb : 1) * sizeof(float), &t->B));
+    CLGM_TRY(clgm_buf_create(ctx, t->nc * sizeof(float), &t->C));
+    t->ref = malloc(t->nc * sizeof *t->ref);
+    t->got = malloc(t->nc * sizeof *t->got);
+    size_t nh = na > nb ? na : nb;
+    float *h = malloc((nh ? nh : 1) * sizeof *h);
+    if (!t->ref || !t->got || !h) {
+        free(h);
+        return clgm_fail(ctx, CLGM_ERR_OUT_OF_MEMORY, "host allocation failed");
+    }
+    uint64_t x = 0x2545F4914F6CDD1Dull ^ (uint64_t)t->nc;
+    for (size_t k = 0; k < nh; k++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        h[k] = (float)((double)(x >> 40) / 8388608.0 - 1.0);
+    }
+    clgm_status st = clgm_buf_write(ctx, t->A, 0, na * sizeof(float), h);
+    for (size_t k = 0; k < nb; k++) h[k] = h[nh - 1 - k];
+    if (st == CLGM_OK) st = clgm_buf_write(ctx, t->B, 0, nb * sizeof(float), h);
+    free(h);
+    setenv("CLGM_GEMM", "naive", 1);
+    if (st == CLGM_OK) st = run_once(ctx, t);
+    if (st == CLGM_OK) st = clgm_buf_read(ctx, t->C, 0, t->nc * sizeof(float), t->ref);
+    return st;
+}
+
+clgm_status gemm_tune_run(clgm_ctx *ctx, const gemm_shape *shapes, const int *counts,
+                          int n_shapes, gemm_tune_candidate *cands, int *n, int *best,
+                          FILE *log)
+{
+    *n = 0;
+    *best = -1;
+    if (n_shapes < 1) return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "gemm tune: no shapes");
+    char *saved_backend = env_copy("CLGM_GEMM"), *saved_params = env_copy("CLGM_GEMM_PARAMS");
+    unsetenv("CLGM_GEMM_PARAMS");
+    gemm_params current;
+    clgm_status st = gemm_params_get(ctx, &current);
+    tune_shape *ts = calloc((size_t)n_shapes, sizeof *ts);
+    if (!ts) st = clgm_fail(ctx, CLGM_ERR_OUT_OF_MEMORY, "host allocation failed");
+    for (int i = 0; st == CLGM_OK && i < n_shapes; i++)
+        st = setup_shape(ctx, &shapes[i], counts ? counts[i] : 1, &ts[i]);
+
+    /* The current choice first: re-tuning can only keep or improve it. */
+    for (int k = -1; st == CLGM_OK && k <= N_OWN; k++) {
+        gemm_tune_candidate *c = &cands[*n];
+        memset(c, 0, sizeof *c);
+        c->params = k < 0 ? current : k < N_OWN ? own_candidates[k] : current;
+        if (k == N_OWN) {
+            c->params.backend = GEMM_CLBLAST;
+            snprintf(c->name, sizeof c->name, "clblast");
+            setenv("CLGM_GEMM", "clblast", 1);
+        } else {
+            c->params.backend = GEMM_OWN;
+            gemm_params_format(&c->params, c->name, sizeof c->name);
+            if (k >= 0 && current.backend == GEMM_OWN && *n > 0 &&
+                !strcmp(c->name, cands[0].name))
+                continue; /* the current set again */
+            setenv("CLGM_GEMM", "own", 1);
+            setenv("CLGM_GEMM_PARAMS", c->name, 1);
+        }
+        if (k < 0 && current.backend == GEMM_CLBLAST) {
+            c->params.backend = GEMM_CLBLAST;
+            continue; /* CLBlast is tried below anyway */
+        }
+        try_candidate(ctx, ts, n_shapes, c);
+        unsetenv("CLGM_GEMM_PARAMS");
+        if (log) {
+            if (c->ms >= 0) fprintf(log, "  %-62s %9.3f ms/step  err %.1e\n", c->name, c->ms, c->max_err);
+            else fprintf(log, "  %-62s rejected: %s\n", c->name, c->why);
+            fflush(log);
+        }
+        if (c->ms >= 0 && (*best < 0 || c->ms < cands[*best].ms)) *best = *n;
+        (*n)++;
+    }
+    if (ts) free_shapes(ctx, ts, n_shapes);
+    env_restore("CLGM_GEMM", saved_backend);
+    env_restore("CLGM_GEMM_PARAMS", saved_params);
+    return st;
+}
