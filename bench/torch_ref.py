@@ -167,6 +167,26 @@ class VaeTrainer:
         return {"loss": loss.item(), "recon": recon.item(), "kl": kl.item()}
 
     @torch.no_grad()
+    def neg_elbo(self, x):
+        """Test-set negative ELBO in nats per image (one posterior sample), the
+        quantity clgm eval reports for VAEs."""
+        self.enc.eval()
+        self.dec.eval()
+        total = 0.0
+        L = self.latent
+        for i in range(0, x.shape[0], 500):
+            xb = x[i:i + 500].reshape(-1, *self.p["image"])
+            h = self.enc(xb)
+            mu, logvar = h[:, :L], h[:, L:]
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            rec = F.binary_cross_entropy_with_logits(self.dec(z), xb, reduction="sum")
+            kl = -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp())
+            total += float(rec + kl)
+        self.enc.train()
+        self.dec.train()
+        return total / x.shape[0]
+
+    @torch.no_grad()
     def sample(self, n):
         self.dec.eval()
         out = torch.cat([torch.sigmoid(self.dec(torch.randn(min(500, n - i), self.latent)))
@@ -253,6 +273,26 @@ class VaeGanTrainer:
         return {"loss_d": lossD.item(), "loss_g": gan.item(), "recon": recon.item(), "kl": kl.item()}
 
     @torch.no_grad()
+    def neg_elbo(self, x):
+        """Test-set negative ELBO in nats per image (one posterior sample), the
+        quantity clgm eval reports for VAEs."""
+        self.enc.eval()
+        self.dec.eval()
+        total = 0.0
+        L = self.latent
+        for i in range(0, x.shape[0], 500):
+            xb = x[i:i + 500].reshape(-1, *self.p["image"])
+            h = self.enc(xb)
+            mu, logvar = h[:, :L], h[:, L:]
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+            rec = F.binary_cross_entropy_with_logits(self.dec(z), xb, reduction="sum")
+            kl = -0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp())
+            total += float(rec + kl)
+        self.enc.train()
+        self.dec.train()
+        return total / x.shape[0]
+
+    @torch.no_grad()
     def sample(self, n):
         self.dec.eval()
         out = torch.cat([(self.dec(torch.randn(min(500, n - i), self.latent)) + 1) / 2
@@ -306,6 +346,9 @@ def main():
             last = tr.step(data[perm[i * a.batch:(i + 1) * a.batch]])
         print(json.dumps({"epoch": epoch + 1, "seconds": round(time.perf_counter() - t0, 1), **last}),
               flush=True)
+    if a.epochs and hasattr(tr, "neg_elbo"):
+        test = torch.from_numpy(read_idx(os.path.join(DATA_DIR, "t10k-images-idx3-ubyte.gz")))
+        print(json.dumps({"test_neg_elbo_nats": tr.neg_elbo(test)}), flush=True)
     if a.samples:
         write_idx(a.samples, tr.sample(a.n_samples).numpy())
         print("wrote %d samples to %s" % (a.n_samples, a.samples))

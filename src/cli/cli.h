@@ -15,6 +15,12 @@ int cli_open(const char *cmd, const char *selector, clgm_ctx **ctx);
 /* Reports a failed library call on ctx and returns the exit code. */
 int cli_fail(const char *cmd, clgm_ctx *ctx, clgm_status st);
 
+/* Option values: 1 when s is a number in [lo, hi], else prints
+ * "clgm <cmd>: <opt> needs ..." and returns 0. */
+int cli_parse_long(const char *cmd, const char *s, const char *opt, long lo, long hi, long *v);
+int cli_parse_double(const char *cmd, const char *s, const char *opt, double lo, double hi,
+                     double *v);
+
 int cmd_devices(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);
 int cmd_train(int argc, char **argv);

@@ -24,25 +24,6 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int parse_long(const char *s, const char *opt, long lo, long hi, long *v)
-{
-    char *end;
-    errno = 0;
-    *v = strtol(s, &end, 10);
-    if (errno || end == s || *end || *v < lo || *v > hi)
-        return cli_error(CMD, "%s needs an integer in %ld..%ld, not '%s'", opt, lo, hi, s), 0;
-    return 1;
-}
-
-static int parse_num(const char *s, const char *opt, double lo, double hi, double *v)
-{
-    char *end;
-    *v = strtod(s, &end);
-    if (end == s || *end || !(*v >= lo && *v <= hi))
-        return cli_error(CMD, "%s needs a number in %g..%g, not '%s'", opt, lo, hi, s), 0;
-    return 1;
-}
-
 /* The test split beside a training spec: fashion-mnist -> fashion-mnist:test,
  * folder[:train] -> folder:test, .../train-images-idx3-ubyte.gz -> t10k-... */
 static void test_spec_of(const char *train, char *out, size_t len)
@@ -273,15 +254,15 @@ static int cmd_train_classifier(int argc, char **argv, const char *command)
         switch (c) {
         case O_DATA: o.data = optarg; break;
         case O_TEST: o.test = optarg; break;
-        case O_EPOCHS: if (!parse_long(optarg, "--epochs", 1, 100000, &o.epochs)) return 2; break;
-        case O_BATCH: if (!parse_long(optarg, "--batch", 1, 4096, &o.batch)) return 2; break;
-        case O_LR: if (!parse_num(optarg, "--lr", 1e-9, 10, &o.lr)) return 2; break;
-        case O_WIDTH: if (!parse_long(optarg, "--width", 1, 1024, &o.width)) return 2; break;
-        case O_HIDDEN: if (!parse_long(optarg, "--hidden", 1, 65536, &o.hidden)) return 2; break;
-        case O_DROP: if (!parse_num(optarg, "--dropout", 0, 0.95, &o.dropout)) return 2; break;
+        case O_EPOCHS: if (!cli_parse_long(CMD, optarg, "--epochs", 1, 100000, &o.epochs)) return 2; break;
+        case O_BATCH: if (!cli_parse_long(CMD, optarg, "--batch", 1, 4096, &o.batch)) return 2; break;
+        case O_LR: if (!cli_parse_double(CMD, optarg, "--lr", 1e-9, 10, &o.lr)) return 2; break;
+        case O_WIDTH: if (!cli_parse_long(CMD, optarg, "--width", 1, 1024, &o.width)) return 2; break;
+        case O_HIDDEN: if (!cli_parse_long(CMD, optarg, "--hidden", 1, 65536, &o.hidden)) return 2; break;
+        case O_DROP: if (!cli_parse_double(CMD, optarg, "--dropout", 0, 0.95, &o.dropout)) return 2; break;
         case O_NOFLIP: o.flip = 0; break;
-        case O_SEED: if (!parse_long(optarg, "--seed", 0, 0x7fffffffL, &o.seed)) return 2; break;
-        case O_MAX: if (!parse_long(optarg, "--max-steps", 1, 0x7fffffffL, &o.max_steps)) return 2; break;
+        case O_SEED: if (!cli_parse_long(CMD, optarg, "--seed", 0, 0x7fffffffL, &o.seed)) return 2; break;
+        case O_MAX: if (!cli_parse_long(CMD, optarg, "--max-steps", 1, 0x7fffffffL, &o.max_steps)) return 2; break;
         case 'o': o.out = optarg; break;
         case 'd': o.device = optarg; break;
         case 'q': o.quiet = 1; break;

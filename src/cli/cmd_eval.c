@@ -60,16 +60,6 @@ static void help(void)
            "  clgm eval --samples torch-dcgan-images-idx3-ubyte.gz\n");
 }
 
-static int parse_long(const char *s, const char *opt, long lo, long hi, long *v)
-{
-    char *end;
-    errno = 0;
-    *v = strtol(s, &end, 10);
-    if (errno || end == s || *end || *v < lo || *v > hi)
-        return cli_error(CMD, "%s needs an integer in %ld..%ld, not '%s'", opt, lo, hi, s), 0;
-    return 1;
-}
-
 /* Metrics of one image set against the test set. */
 typedef struct quality {
     double fcd, is, class_kl, precision, recall;
@@ -370,14 +360,14 @@ int cmd_eval(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
         switch (c) {
         case O_SAMPLES: o.samples = optarg; break;
-        case O_N: if (!parse_long(optarg, "--n", 5, 10000000, &o.n)) return 2; break;
+        case O_N: if (!cli_parse_long(CMD, optarg, "--n", 5, 10000000, &o.n)) return 2; break;
         case O_TEST: o.test = optarg; break;
         case O_TRAIN: o.train = optarg; break;
         case O_CLF: o.classifier = optarg; break;
-        case O_K: if (!parse_long(optarg, "--k", 1, 1000, &o.k)) return 2; break;
-        case O_IWK: if (!parse_long(optarg, "--iw-k", 1, 1000000, &o.iw_k)) return 2; break;
-        case O_IWN: if (!parse_long(optarg, "--iw-n", 0, 10000000, &o.iw_n)) return 2; break;
-        case O_SEED: if (!parse_long(optarg, "--seed", 0, LONG_MAX, &o.seed)) return 2; break;
+        case O_K: if (!cli_parse_long(CMD, optarg, "--k", 1, 1000, &o.k)) return 2; break;
+        case O_IWK: if (!cli_parse_long(CMD, optarg, "--iw-k", 1, 1000000, &o.iw_k)) return 2; break;
+        case O_IWN: if (!cli_parse_long(CMD, optarg, "--iw-n", 0, 10000000, &o.iw_n)) return 2; break;
+        case O_SEED: if (!cli_parse_long(CMD, optarg, "--seed", 0, LONG_MAX, &o.seed)) return 2; break;
         case O_JSON: o.json = 1; break;
         case 'd': o.device = optarg; break;
         case 'h': help(); return 0;

@@ -67,7 +67,9 @@ static int print_info(const char *ckpt, clgm_ctx *ctx, const st_file *f)
     printf("checkpoint %s: %d tensors, %zu values\n", ckpt, f->n_tensors, values);
     printf("model      %s\n", m->name);
     if (m->family == GM_GAN) printf("family     GAN, loss %s\n", loss_name(m->loss));
-    else printf("family     VAE, KL weight beta %g\n", m->beta);
+    else if (m->family == GM_VAE) printf("family     VAE, KL weight beta %g\n", m->beta);
+    else printf("family     VAE-GAN, KL weight beta %g, reconstruction weight gamma %g\n", m->beta,
+                m->gamma);
     printf("image      %d x %d x %d (C x H x W)\n", m->img_c, m->img_h, m->img_w);
     printf("latent     %d\n", m->latent);
     const char *batch = st_meta(f, "clgm.batch");
@@ -81,6 +83,10 @@ static int print_info(const char *ckpt, clgm_ctx *ctx, const st_file *f)
         print_net("encoder enc", m->E, m->optE);
         print_net("decoder dec", m->G, m->optG);
         total = trainable(m->E) + trainable(m->G);
+        if (m->D) {
+            print_net("discriminator D", m->D, m->optD);
+            total += trainable(m->D);
+        }
     }
     printf("\ntotal %zu trainable parameters\n\nmetadata:\n", total);
     for (int i = 0; i < f->n_meta; i++) {

@@ -17,16 +17,6 @@
 /* Most images generated per launch: bounds the model's activation memory. */
 #define MAX_GEN_BATCH 256
 
-static int parse_int(const char *cmd, const char *s, const char *opt, long lo, long hi, long *v)
-{
-    char *end;
-    errno = 0;
-    *v = strtol(s, &end, 10);
-    if (errno || end == s || *end || *v < lo || *v > hi)
-        return cli_error(cmd, "%s needs an integer in %ld..%ld, not '%s'", opt, lo, hi, s), 0;
-    return 1;
-}
-
 static int bad_option(const char *cmd, char **argv)
 {
     return cli_error(cmd, "unknown or incomplete option '%s' (see clgm %s --help)",
@@ -88,9 +78,9 @@ int cmd_sample(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "n:o:d:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'n': if (!parse_int("sample", optarg, "--n", 1, 1000000, &n)) return 2; break;
-        case O_SEED: if (!parse_int("sample", optarg, "--seed", 0, LONG_MAX, &seed)) return 2; break;
-        case O_COLS: if (!parse_int("sample", optarg, "--cols", 1, 100000, &cols)) return 2; break;
+        case 'n': if (!cli_parse_long("sample", optarg, "--n", 1, 1000000, &n)) return 2; break;
+        case O_SEED: if (!cli_parse_long("sample", optarg, "--seed", 0, LONG_MAX, &seed)) return 2; break;
+        case O_COLS: if (!cli_parse_long("sample", optarg, "--cols", 1, 100000, &cols)) return 2; break;
         case 'o': out = optarg; break;
         case O_IDX: idx = optarg; break;
         case 'd': device = optarg; break;
@@ -207,10 +197,10 @@ int cmd_interpolate(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:d:h", opts, NULL)) != -1) {
         switch (c) {
-        case O_ROWS: if (!parse_int("interpolate", optarg, "--rows", 1, 1000, &rows)) return 2; break;
-        case O_STEPS: if (!parse_int("interpolate", optarg, "--steps", 2, 1000, &steps)) return 2; break;
+        case O_ROWS: if (!cli_parse_long("interpolate", optarg, "--rows", 1, 1000, &rows)) return 2; break;
+        case O_STEPS: if (!cli_parse_long("interpolate", optarg, "--steps", 2, 1000, &steps)) return 2; break;
         case O_SLERP: slerp = 1; break;
-        case O_SEED: if (!parse_int("interpolate", optarg, "--seed", 0, LONG_MAX, &seed)) return 2; break;
+        case O_SEED: if (!cli_parse_long("interpolate", optarg, "--seed", 0, LONG_MAX, &seed)) return 2; break;
         case 'o': out = optarg; break;
         case 'd': device = optarg; break;
         case 'h': interp_help(); return 0;

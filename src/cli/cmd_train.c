@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -77,22 +78,11 @@ typedef struct train_args {
     gm_overrides ov;
 } train_args;
 
-static int parse_int(const char *s, const char *opt, long lo, long *v)
-{
-    char *end;
-    errno = 0;
-    *v = strtol(s, &end, 10);
-    if (errno || end == s || *end || *v < lo)
-        return cli_error("train", "%s needs an integer >= %ld, not '%s'", opt, lo, s), 0;
-    return 1;
-}
-
+/* Float options: any finite number >= lo. */
 static int parse_float(const char *s, const char *opt, double lo, float *v)
 {
-    char *end;
-    double d = strtod(s, &end);
-    if (end == s || *end || !(d >= lo) || !isfinite(d))
-        return cli_error("train", "%s needs a number >= %g, not '%s'", opt, lo, s), 0;
+    double d;
+    if (!cli_parse_double("train", s, opt, lo, HUGE_VAL, &d)) return 0;
     *v = (float)d;
     return 1;
 }
@@ -123,10 +113,10 @@ static int parse_args(int argc, char **argv, train_args *a)
     while ((c = getopt_long(argc, argv, "d:o:qh", opts, NULL)) != -1) {
         switch (c) {
         case O_DATA: a->data = optarg; break;
-        case O_EPOCHS: if (!parse_int(optarg, "--epochs", 1, &v)) return 2; a->epochs = (int)v; break;
-        case O_BATCH: if (!parse_int(optarg, "--batch", 1, &v)) return 2; a->batch = (int)v; break;
+        case O_EPOCHS: if (!cli_parse_long("train", optarg, "--epochs", 1, LONG_MAX, &v)) return 2; a->epochs = (int)v; break;
+        case O_BATCH: if (!cli_parse_long("train", optarg, "--batch", 1, LONG_MAX, &v)) return 2; a->batch = (int)v; break;
         case O_LR: if (!parse_float(optarg, "--lr", 1e-30, &a->ov.lr)) return 2; break;
-        case O_LATENT: if (!parse_int(optarg, "--latent", 1, &v)) return 2; a->ov.latent = (int)v; break;
+        case O_LATENT: if (!cli_parse_long("train", optarg, "--latent", 1, LONG_MAX, &v)) return 2; a->ov.latent = (int)v; break;
         case O_LOSS: a->ov.loss = optarg; break;
         case O_BETA: if (!parse_float(optarg, "--beta", 0, &a->ov.beta)) return 2; break;
         case O_DROP:
@@ -137,16 +127,16 @@ static int parse_args(int argc, char **argv, train_args *a)
         case O_RECON: a->ov.recon = optarg; break;
         case O_GAMMA: if (!parse_float(optarg, "--gamma", 1e-30, &a->ov.gamma)) return 2; break;
         case O_PRETRAIN:
-            if (!parse_int(optarg, "--pretrain-vae-epochs", 0, &v)) return 2;
+            if (!cli_parse_long("train", optarg, "--pretrain-vae-epochs", 0, LONG_MAX, &v)) return 2;
             a->ov.pretrain_vae_epochs = (int)v;
             break;
-        case O_SEED: if (!parse_int(optarg, "--seed", 0, &v)) return 2; a->seed = (uint64_t)v; break;
+        case O_SEED: if (!cli_parse_long("train", optarg, "--seed", 0, LONG_MAX, &v)) return 2; a->seed = (uint64_t)v; break;
         case 'd': a->device = optarg; break;
         case 'o': a->out = optarg; break;
-        case O_SAVE: if (!parse_int(optarg, "--save-every", 1, &v)) return 2; a->save_every = (int)v; break;
-        case O_SAMPLE: if (!parse_int(optarg, "--sample-every", 1, &v)) return 2; a->sample_every = (int)v; break;
-        case O_LOG: if (!parse_int(optarg, "--log-every", 1, &v)) return 2; a->log_every = (int)v; break;
-        case O_MAX: if (!parse_int(optarg, "--max-steps", 1, &v)) return 2; a->max_steps = v; break;
+        case O_SAVE: if (!cli_parse_long("train", optarg, "--save-every", 1, LONG_MAX, &v)) return 2; a->save_every = (int)v; break;
+        case O_SAMPLE: if (!cli_parse_long("train", optarg, "--sample-every", 1, LONG_MAX, &v)) return 2; a->sample_every = (int)v; break;
+        case O_LOG: if (!cli_parse_long("train", optarg, "--log-every", 1, LONG_MAX, &v)) return 2; a->log_every = (int)v; break;
+        case O_MAX: if (!cli_parse_long("train", optarg, "--max-steps", 1, LONG_MAX, &v)) return 2; a->max_steps = v; break;
         case O_RESUME: a->resume = optarg; break;
         case 'q': a->quiet = 1; break;
         case 'h': help(); exit(0);

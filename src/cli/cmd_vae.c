@@ -22,16 +22,6 @@
 #define MAX_GEN_BATCH 256
 #define DEFAULT_DATA "fashion-mnist:test"
 
-static int parse_int(const char *cmd, const char *s, const char *opt, long lo, long hi, long *v)
-{
-    char *end;
-    errno = 0;
-    *v = strtol(s, &end, 10);
-    if (errno || end == s || *end || *v < lo || *v > hi)
-        return cli_error(cmd, "%s needs an integer in %ld..%ld, not '%s'", opt, lo, hi, s), 0;
-    return 1;
-}
-
 static int bad_option(const char *cmd, char **argv)
 {
     return cli_error(cmd, "unknown or incomplete option '%s' (see clgm %s --help)",
@@ -60,7 +50,7 @@ static int load_ckpt(const char *cmd, clgm_ctx *ctx, const char *ckpt, int n, in
     int batch = n < 1 ? 1 : n < MAX_GEN_BATCH ? n : MAX_GEN_BATCH;
     clgm_status st = gm_load(ctx, ckpt, batch, m);
     if (st != CLGM_OK) return cli_fail(cmd, ctx, st);
-    if (need_vae && (*m)->family != GM_VAE)
+    if (need_vae && (*m)->family == GM_GAN)
         return cli_error(cmd, "%s is a GAN checkpoint (%s) with no encoder; %s needs a VAE "
                          "(clgm train vae or conv-vae)", ckpt, (*m)->name, cmd);
     return 0;
@@ -173,8 +163,8 @@ int cmd_reconstruct(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "n:o:d:h", opts, NULL)) != -1) {
         switch (c) {
         case O_DATA: data = optarg; break;
-        case 'n': if (!parse_int("reconstruct", optarg, "--n", 1, 100000, &n)) return 2; break;
-        case O_COLS: if (!parse_int("reconstruct", optarg, "--cols", 1, 10000, &cols)) return 2; break;
+        case 'n': if (!cli_parse_long("reconstruct", optarg, "--n", 1, 100000, &n)) return 2; break;
+        case O_COLS: if (!cli_parse_long("reconstruct", optarg, "--cols", 1, 10000, &cols)) return 2; break;
         case 'o': out = optarg; break;
         case 'd': device = optarg; break;
         case 'h': reconstruct_help(); return 0;
@@ -269,7 +259,7 @@ int cmd_manifold(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "o:d:h", opts, NULL)) != -1) {
         switch (c) {
-        case O_SIZE: if (!parse_int("manifold", optarg, "--size", 2, 200, &size)) return 2; break;
+        case O_SIZE: if (!cli_parse_long("manifold", optarg, "--size", 2, 200, &size)) return 2; break;
         case O_RANGE:
             range = strtod(optarg, &end);
             if (end == optarg || *end || !(range > 0) || !isfinite(range))
@@ -289,7 +279,7 @@ int cmd_manifold(int argc, char **argv)
     gm_model *m = NULL;
     float *z = NULL, *img = NULL;
     rc = load_model("manifold", device, ckpt, n, 0, &ctx, &m);
-    if (!rc && m->family != GM_VAE)
+    if (!rc && m->family == GM_GAN)
         rc = cli_error("manifold", "%s is a GAN checkpoint (%s); manifold needs a VAE with a 2-D "
                        "latent (clgm train vae --latent 2)", ckpt, m->name);
     if (!rc && m->latent != 2)
@@ -359,7 +349,7 @@ int cmd_encode(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "n:o:d:h", opts, NULL)) != -1) {
         switch (c) {
         case O_DATA: data = optarg; break;
-        case 'n': if (!parse_int("encode", optarg, "--n", 1, INT32_MAX, &n)) return 2; break;
+        case 'n': if (!cli_parse_long("encode", optarg, "--n", 1, INT32_MAX, &n)) return 2; break;
         case 'o': out = optarg; break;
         case 'd': device = optarg; break;
         case 'h': encode_help(); return 0;
@@ -446,7 +436,7 @@ int cmd_decode(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "o:d:h", opts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
-        case O_COLS: if (!parse_int("decode", optarg, "--cols", 1, 100000, &cols)) return 2; break;
+        case O_COLS: if (!cli_parse_long("decode", optarg, "--cols", 1, 100000, &cols)) return 2; break;
         case O_IDX: idx = optarg; break;
         case 'd': device = optarg; break;
         case 'h': decode_help(); return 0;
@@ -568,9 +558,9 @@ int cmd_inpaint(int argc, char **argv)
         switch (c) {
         case O_DATA: data = optarg; break;
         case O_MASK: mask_spec = optarg; break;
-        case 'n': if (!parse_int("inpaint", optarg, "--n", 1, 100000, &n)) return 2; break;
-        case O_ITERS: if (!parse_int("inpaint", optarg, "--iters", 1, 100000, &iters)) return 2; break;
-        case O_COLS: if (!parse_int("inpaint", optarg, "--cols", 1, 10000, &cols)) return 2; break;
+        case 'n': if (!cli_parse_long("inpaint", optarg, "--n", 1, 100000, &n)) return 2; break;
+        case O_ITERS: if (!cli_parse_long("inpaint", optarg, "--iters", 1, 100000, &iters)) return 2; break;
+        case O_COLS: if (!cli_parse_long("inpaint", optarg, "--cols", 1, 10000, &cols)) return 2; break;
         case 'o': out = optarg; break;
         case 'd': device = optarg; break;
         case 'h': inpaint_help(); return 0;
