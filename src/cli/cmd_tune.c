@@ -127,9 +127,12 @@ int cmd_tune(int argc, char **argv)
         printf("tuning GEMM on %s (%s, driver %s): %d products\n", dev->name,
                dev->platform_version, dev->driver_version, set->n);
     int n = 0, best = -1;
-    gemm_tune_candidate *cands = calloc((size_t)gemm_tune_max_candidates(), sizeof *cands);
+    const gemm_params *sets;
+    int n_sets = gemm_tune_default_sets(&sets);
+    gemm_tune_candidate *cands = calloc((size_t)n_sets + 2, sizeof *cands);
     if (!cands) st = CLGM_ERR_OUT_OF_MEMORY;
-    if (st == CLGM_OK) st = gemm_tune_run(ctx, set->s, set->count, set->n, cands, &n, &best, stdout);
+    if (st == CLGM_OK) st = gemm_tune_run(ctx, set->s, set->count, set->n, sets, n_sets, 1, cands, &n,
+                                          &best, stdout);
     if (st == CLGM_OK && best < 0) {
         rc = cli_error("tune", "no candidate gave correct results; nothing stored");
     } else if (st == CLGM_OK) {

@@ -113,8 +113,8 @@ static clgm_status launch_tiles(clgm_ctx *ctx, const gemm_params *p, const char 
  * is used (batch x features, or out-channels x pixels): M*K moves against
  * 2*M*N*K flops. */
 static clgm_status launch_a_transposed(clgm_ctx *ctx, const gemm_params *p,
-                                       const char *opt, const char *kernel,
-                                       const gemm_args *g)
+                                       const char *opt, const char *kernel, int tile_rows,
+                                       int tile_cols, const gemm_args *g)
 {
     size_t at_floats = (size_t)g->M * (size_t)g->K;
     if (at_floats * (size_t)g->batch > (size_t)INT32_MAX)
@@ -135,7 +135,7 @@ static clgm_status launch_a_transposed(clgm_ctx *ctx, const gemm_params *p,
         t.aoff = 0;
         t.lda = g->M;
         t.sa = at_floats;
-        st = launch_tiles(ctx, p, opt, kernel, p->vw * p->vn, p->tm, &t);
+        st = launch_tiles(ctx, p, opt, kernel, tile_rows, tile_cols, &t);
     }
     clgm_buf_release(ctx, at); /* in-order queue: reuse waits for the kernels */
     return st;
@@ -153,11 +153,15 @@ static clgm_status launch_own(clgm_ctx *ctx, const gemm_params *p, const gemm_ar
     const int wide_n = g->N >= tw, wide_m = g->M >= tw;
 
     if (!g->tb) {                               /* NN, TN */
+        /* NN reads tm rows of A lda apart per step of k, TN one contiguous
+         * run: with a long K, transposing A first pays (p->nn_tn, measured). */
+        if (wide_n && !g->ta && p->nn_tn > 0 && g->K >= p->nn_tn)
+            return launch_a_transposed(ctx, p, opt, "gemm_tn", p->tm, tw, g);
         if (wide_n)
             return launch_tiles(ctx, p, opt, g->ta ? "gemm_tn" : "gemm_nn", p->tm, tw, g);
         if (wide_m && g->ta)
             return launch_tiles(ctx, p, opt, "gemm_tn_cols", tw, p->tm, g);
-        if (wide_m && g->K > 0) return launch_a_transposed(ctx, p, opt, "gemm_tn_cols", g);
+        if (wide_m && g->K > 0) return launch_a_transposed(ctx, p, opt, "gemm_tn_cols", tw, p->tm, g);
         return launch_naive(ctx, opt, g);
     }
     if (g->ta) {                                /* TT */
@@ -167,7 +171,7 @@ static clgm_status launch_own(clgm_ctx *ctx, const gemm_params *p, const gemm_ar
     /* NT: dot products along K for any M, N; as TT when N is wide enough
      * for the outer products to win (p->nt_tt, measured). */
     if (p->nt_tt > 0 && g->N >= p->nt_tt && wide_m && g->K > 0)
-        return launch_a_transposed(ctx, p, opt, "gemm_tt", g);
+        return launch_a_transposed(ctx, p, opt, "gemm_tt", tw, p->tm, g);
     return launch_tiles(ctx, p, opt, "gemm_nt", p->dr, p->dc, g);
 }
 

@@ -42,7 +42,8 @@ static clgm_status parse_params(clgm_ctx *ctx, const char *what, const char *tex
     struct { const char *key; int *field; int lo, hi, pow2; } keys[] = {
         {"tm", &out->tm, 1, 16, 0}, {"vw", &out->vw, 2, 16, 1}, {"vn", &out->vn, 1, 4, 0},
         {"dr", &out->dr, 1, 8, 0},  {"dc", &out->dc, 1, 8, 0},  {"dk", &out->dk, 4, 16, 1},
-        {"ntt", &out->nt_tt, 0, 1 << 30, 0}, {"lx", &out->lx, 1, 256, 0},
+        {"ntt", &out->nt_tt, 0, 1 << 30, 0}, {"ntn", &out->nn_tn, 0, 1 << 30, 0},
+        {"lx", &out->lx, 1, 256, 0},
         {"ly", &out->ly, 1, 256, 0},
     };
     char buf[256];
@@ -60,7 +61,7 @@ static clgm_status parse_params(clgm_ctx *ctx, const char *what, const char *tex
         while (k < sizeof keys / sizeof *keys && strcmp(keys[k].key, key)) k++;
         if (k == sizeof keys / sizeof *keys)
             return ctx ? clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
-                                   "%s: unknown key '%s' (known: tm vw vn dr dc dk ntt lx ly)",
+                                   "%s: unknown key '%s' (known: tm vw vn dr dc dk ntt ntn lx ly)",
                                    what, key)
                        : CLGM_ERR_FORMAT;
         if (v < keys[k].lo || v > keys[k].hi || (keys[k].pow2 && (v & (v - 1))))
@@ -75,8 +76,8 @@ static clgm_status parse_params(clgm_ctx *ctx, const char *what, const char *tex
 
 void gemm_params_format(const gemm_params *p, char *out, size_t len)
 {
-    snprintf(out, len, "tm=%d,vw=%d,vn=%d,dr=%d,dc=%d,dk=%d,ntt=%d,lx=%d,ly=%d", p->tm, p->vw,
-             p->vn, p->dr, p->dc, p->dk, p->nt_tt, p->lx, p->ly);
+    snprintf(out, len, "tm=%d,vw=%d,vn=%d,dr=%d,dc=%d,dk=%d,ntt=%d,ntn=%d,lx=%d,ly=%d", p->tm,
+             p->vw, p->vn, p->dr, p->dc, p->dk, p->nt_tt, p->nn_tn, p->lx, p->ly);
 }
 
 /* ---- tuned profiles on disk ---- */

@@ -30,6 +30,8 @@ typedef struct gemm_params {
     int dk;       /* ... accumulated dk-wide along k (4, 8 or 16) */
     int nt_tt;    /* NT with N >= nt_tt (and M >= a TT tile) runs as A^T into
                      scratch + the TT kernel instead; 0: never */
+    int nn_tn;    /* NN with K >= nn_tn (and N >= a tile) runs as A^T into
+                     scratch + the TN kernel instead; 0: never */
     int lx, ly;   /* work-group size in tiles (x along N, y along M) */
 } gemm_params;
 
@@ -81,11 +83,14 @@ typedef struct gemm_tune_candidate {
     double max_err;   /* worst |C - ref| / max |ref| over the shapes */
     char why[96];     /* reason for a rejection */
 } gemm_tune_candidate;
-/* cands: caller array of at least gemm_tune_max_candidates() entries; *n
- * receives how many were tried, *best the index of the winner (-1: none). */
-int gemm_tune_max_candidates(void);
+/* The built-in candidate tile sets; returns how many. */
+int gemm_tune_default_sets(const gemm_params **sets);
+/* sets: own-kernel candidates (NULL: the built-in ones), tried after the
+ * current choice, then CLBlast when with_clblast. cands: caller array of at
+ * least n_sets + 2 entries; *n receives how many were tried, *best the index
+ * of the fastest correct one (-1: none). */
 clgm_status gemm_tune_run(clgm_ctx *ctx, const gemm_shape *shapes, const int *counts,
-                          int n_shapes, gemm_tune_candidate *cands, int *n, int *best,
-                          FILE *log);
+                          int n_shapes, const gemm_params *sets, int n_sets, int with_clblast,
+                          gemm_tune_candidate *cands, int *n, int *best, FILE *log);
 
 #endif

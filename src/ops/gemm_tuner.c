@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "device/device.h"
 #include "ops/gemm_tune.h"
 #include "ops/ops.h"
 
@@ -21,14 +22,15 @@ static const gemm_params own_candidates[] = {
     {.backend = GEMM_OWN, .tm = 8, .vw = 8, .vn = 2, .dr = 4, .dc = 4, .dk = 8, .nt_tt = 32, .lx = 1, .ly = 8},
     {.backend = GEMM_OWN, .tm = 8, .vw = 16, .vn = 2, .dr = 4, .dc = 4, .dk = 16, .nt_tt = 32, .lx = 2, .ly = 4},
     {.backend = GEMM_OWN, .tm = 8, .vw = 16, .vn = 2, .dr = 4, .dc = 4, .dk = 16, .nt_tt = 0, .lx = 1, .ly = 8},
+    {.backend = GEMM_OWN, .tm = 8, .vw = 16, .vn = 2, .dr = 4, .dc = 4, .dk = 16, .nt_tt = 32, .nn_tn = 256, .lx = 1, .ly = 8},
     {.backend = GEMM_OWN, .tm = 4, .vw = 4, .vn = 2, .dr = 2, .dc = 2, .dk = 8, .nt_tt = 0, .lx = 16, .ly = 8},
 };
 enum { N_OWN = sizeof own_candidates / sizeof *own_candidates };
 
-/* The current choice, the own sets, CLBlast. */
-int gemm_tune_max_candidates(void)
+int gemm_tune_default_sets(const gemm_params **sets)
 {
-    return N_OWN + 2;
+    *sets = own_candidates;
+    return N_OWN;
 }
 
 static double now_ms(void)
@@ -171,9 +173,10 @@ static clgm_status setup_shape(clgm_ctx *ctx, const gemm_shape *s, int count, tu
 }
 
 clgm_status gemm_tune_run(clgm_ctx *ctx, const gemm_shape *shapes, const int *counts,
-                          int n_shapes, gemm_tune_candidate *cands, int *n, int *best,
-                          FILE *log)
+                          int n_shapes, const gemm_params *sets, int n_sets, int with_clblast,
+                          gemm_tune_candidate *cands, int *n, int *best, FILE *log)
 {
+    if (!sets) n_sets = gemm_tune_default_sets(&sets);
     *n = 0;
     *best = -1;
     if (n_shapes < 1) return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "gemm tune: no shapes");
@@ -187,11 +190,12 @@ clgm_status gemm_tune_run(clgm_ctx *ctx, const gemm_shape *shapes, const int *co
         st = setup_shape(ctx, &shapes[i], counts ? counts[i] : 1, &ts[i]);
 
     /* The current choice first: re-tuning can only keep or improve it. */
-    for (int k = -1; st == CLGM_OK && k <= N_OWN; k++) {
+    for (int k = -1; st == CLGM_OK && k <= n_sets; k++) {
+        if (k == n_sets && !with_clblast) break;
         gemm_tune_candidate *c = &cands[*n];
         memset(c, 0, sizeof *c);
-        c->params = k < 0 ? current : k < N_OWN ? own_candidates[k] : current;
-        if (k == N_OWN) {
+        c->params = k < 0 ? current : k < n_sets ? sets[k] : current;
+        if (k == n_sets) {
             c->params.backend = GEMM_CLBLAST;
             snprintf(c->name, sizeof c->name, "clblast");
             setenv("CLGM_GEMM", "clblast", 1);
