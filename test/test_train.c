@@ -360,6 +360,25 @@ static void every_preset(clgm_ctx *ctx)
     free(imgs);
 }
 
+/* --channels 3 turns the grey presets into RGB ones (and dcgan64 grey). */
+static void channel_override(clgm_ctx *ctx)
+{
+    const char *names[] = {"mlp-gan", "dcgan", "vae", "conv-vae", "dcgan64"};
+    float *imgs = calloc((size_t)2 * 3 * 64 * 64, sizeof *imgs);
+    for (int i = 0; i < 5; i++) {
+        gm_overrides ov = {.beta = -1, .d_dropout = -1, .channels = i == 4 ? 1 : 3};
+        gm_model *m = NULL;
+        TU_OK(ctx, gm_create(ctx, clgm_preset_json(names[i]), &ov, 2, 0, &m));
+        if (!m) continue;
+        TU_CHECK(m->img_c == ov.channels, "%s: %d channels", names[i], m->img_c);
+        TU_OK(ctx, gm_train_step(m, imgs, 2));
+        double v[GM_MAX_METRICS];
+        TU_OK(ctx, gm_read_metrics(m, v));
+        gm_destroy(m);
+    }
+    free(imgs);
+}
+
 static void write_interop(clgm_ctx *ctx, const char *dir, const char *cfg, const char *tag)
 {
     gm_model *m;
@@ -404,6 +423,7 @@ int main(int argc, char **argv)
     exact_resume(ctx, tiny_vaegan("pixel", 4, 0), "vaegan-pixel");
     divergence(ctx);
     every_preset(ctx);
+    channel_override(ctx);
     clgm_ctx_destroy(ctx);
     return tu_finish("test_train");
 }

@@ -53,6 +53,7 @@ static void help(void)
            "  --gamma F           vae-gan decoder loss gamma * recon + GAN (default: preset's)\n"
            "  --pretrain-vae-epochs N  vae-gan: train as a plain VAE for N epochs first\n"
            "  --init NAME         default|dcgan|xavier|he (default: the preset's)\n"
+           "  --channels N        image channels: 1 grey, 3 RGB (default: the preset's)\n"
            "  --seed N            seed for weights, noise and data order (default 0)\n"
            "  -d, --device SEL    device (default: $CLGM_DEVICE, else the best GPU, else CPU)\n"
            "  -o, --out DIR       run folder (default runs/MODEL)\n"
@@ -89,14 +90,14 @@ static int parse_float(const char *s, const char *opt, double lo, float *v)
 
 static int parse_args(int argc, char **argv, train_args *a)
 {
-    enum { O_DATA = 256, O_EPOCHS, O_BATCH, O_LR, O_LATENT, O_LOSS, O_BETA, O_DROP, O_INIT,
+    enum { O_DATA = 256, O_EPOCHS, O_BATCH, O_LR, O_LATENT, O_LOSS, O_BETA, O_DROP, O_INIT, O_CHANNELS,
            O_SEED, O_SAVE, O_SAMPLE, O_LOG, O_MAX, O_RESUME, O_RECON, O_GAMMA, O_PRETRAIN };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA}, {"epochs", required_argument, 0, O_EPOCHS},
         {"batch", required_argument, 0, O_BATCH}, {"lr", required_argument, 0, O_LR},
         {"latent", required_argument, 0, O_LATENT}, {"loss", required_argument, 0, O_LOSS},
         {"beta", required_argument, 0, O_BETA}, {"d-dropout", required_argument, 0, O_DROP},
-        {"init", required_argument, 0, O_INIT}, {"seed", required_argument, 0, O_SEED},
+        {"init", required_argument, 0, O_INIT}, {"channels", required_argument, 0, O_CHANNELS}, {"seed", required_argument, 0, O_SEED},
         {"device", required_argument, 0, 'd'}, {"out", required_argument, 0, 'o'},
         {"save-every", required_argument, 0, O_SAVE}, {"sample-every", required_argument, 0, O_SAMPLE},
         {"log-every", required_argument, 0, O_LOG}, {"max-steps", required_argument, 0, O_MAX},
@@ -124,6 +125,10 @@ static int parse_args(int argc, char **argv, train_args *a)
             if (a->ov.d_dropout >= 1) return cli_error("train", "--d-dropout must be below 1"), 2;
             break;
         case O_INIT: a->ov.init = optarg; break;
+        case O_CHANNELS:
+            if (!cli_parse_long("train", optarg, "--channels", 1, 4, &v)) return 2;
+            a->ov.channels = (int)v;
+            break;
         case O_RECON: a->ov.recon = optarg; break;
         case O_GAMMA: if (!parse_float(optarg, "--gamma", 1e-30, &a->ov.gamma)) return 2; break;
         case O_PRETRAIN:

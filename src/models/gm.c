@@ -94,9 +94,46 @@ static void patch_latent(cJSON *cfg, int old, int latent)
     }
 }
 
+/* --channels: the networks that read images take C channels, and the ones
+ * that make images end with C channels: the last conv-type layer's "out", or
+ * for an MLP the last linear layer (C*H*W) and the reshape after it. */
+static clgm_status patch_channels(clgm_ctx *ctx, cJSON *cfg, int c)
+{
+    cJSON *img = cJSON_GetObjectItemCaseSensitive(cfg, "image");
+    if (cJSON_GetArraySize(img) != 3)
+        return clgm_fail(ctx, CLGM_ERR_FORMAT, "model config needs \"image\": [C,H,W]");
+    int h = cJSON_GetArrayItem(img, 1)->valueint, w = cJSON_GetArrayItem(img, 2)->valueint;
+    cJSON_ReplaceItemInArray(img, 0, cJSON_CreateNumber(c));
+    const char *readers[] = {"D", "enc"}, *makers[] = {"G", "dec"};
+    for (int i = 0; i < 2; i++) {
+        cJSON *in = cJSON_GetObjectItemCaseSensitive(net_of(cfg, readers[i]), "input");
+        if (cJSON_GetArraySize(in) == 3) cJSON_ReplaceItemInArray(in, 0, cJSON_CreateNumber(c));
+    }
+    for (int i = 0; i < 2; i++) {
+        cJSON *layers = cJSON_GetObjectItemCaseSensitive(net_of(cfg, makers[i]), "layers");
+        for (int k = cJSON_GetArraySize(layers) - 1; k >= 0; k--) {
+            cJSON *L = cJSON_GetArrayItem(layers, k);
+            cJSON *t = cJSON_GetObjectItemCaseSensitive(L, "type");
+            if (!cJSON_IsString(t)) continue;
+            if (!strcmp(t->valuestring, "reshape")) {
+                int shape[3] = {c, h, w};
+                cJSON_ReplaceItemInObjectCaseSensitive(L, "shape", cJSON_CreateIntArray(shape, 3));
+            } else if (!strcmp(t->valuestring, "linear")) {
+                set_number(L, "out", (double)c * h * w);
+                break;
+            } else if (strstr(t->valuestring, "conv")) {
+                set_number(L, "out", c);
+                break;
+            }
+        }
+    }
+    return CLGM_OK;
+}
+
 static clgm_status apply_overrides(clgm_ctx *ctx, cJSON *cfg, const gm_overrides *ov)
 {
     if (!ov) return CLGM_OK;
+    if (ov->channels > 0) NN_TRY(patch_channels(ctx, cfg, ov->channels));
     cJSON *lat = cJSON_GetObjectItemCaseSensitive(cfg, "latent");
     if (ov->latent > 0) patch_latent(cfg, lat ? lat->valueint : 0, ov->latent);
     if (ov->loss) {

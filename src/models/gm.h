@@ -25,6 +25,7 @@ typedef struct gm_overrides {
     const char *loss;    /* "bce", "ls", "hinge" */
     float d_dropout;     /* < 0: preset */
     const char *init;    /* "default", "dcgan", "xavier", "he" */
+    int channels;        /* > 0: image channels (1 grey, 3 RGB) */
     /* VAE-GAN */
     const char *recon;   /* "feature", "pixel" */
     float gamma;         /* > 0: decoder's reconstruction weight */
