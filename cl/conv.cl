@@ -30,12 +30,20 @@ inline int fdiv(int a, int d)
 #define FULL_UNROLL _Pragma("unroll")
 #define NO_UNROLL
 
+// Runs the statements with (i0, i1) < (n0, n1) known for whole work-groups,
+// checking per work-item only in the partial groups at the ends: a per-item
+// check in every group makes PoCL 3.1 give up vectorizing (as act.cl).
+#define GUARD2(i0, n0, i1, n1, ...)                                            \
+    if ((get_group_id(0) + 1) * get_local_size(0) <= (size_t)(n0) &&          \
+        (get_group_id(1) + 1) * get_local_size(1) <= (size_t)(n1)) {          \
+        __VA_ARGS__                                                            \
+    } else if ((i0) < (n0) && (i1) < (n1)) {                                   \
+        __VA_ARGS__                                                            \
+    }
+
 // Dim 0: column j = n*OH*OW + oy*OW + ox; dim 1: channel c. Each work-item
 // writes the KH_*KW_ rows of its (c, j).
 #define IM2COL_BODY(KH_, KW_, UNROLL)                                           \
-    int j = get_global_id(0), c = get_global_id(1);                            \
-    int ohw = OH * OW, np = N * ohw;                                           \
-    if (j >= np || c >= C) return;                                             \
     int n = fdiv(j, ohw), q = j - n * ohw;                                     \
     int oy = fdiv(q, OW), ox = q - oy * OW;                                    \
     int y0 = oy * stride - pad, x0 = ox * stride - pad;                        \
@@ -57,10 +65,17 @@ inline int fdiv(int a, int d)
         int KW, int stride, int pad, int OH, int OW, __global float *col,      \
         int coff
 
-__kernel void im2col(IM2COL_ARGS) { IM2COL_BODY(KH, KW, NO_UNROLL) }
-__kernel void im2col_k1(IM2COL_ARGS) { IM2COL_BODY(1, 1, FULL_UNROLL) }
-__kernel void im2col_k3(IM2COL_ARGS) { IM2COL_BODY(3, 3, FULL_UNROLL) }
-__kernel void im2col_k4(IM2COL_ARGS) { IM2COL_BODY(4, 4, FULL_UNROLL) }
+#define IM2COL_KERNEL(NAME, KH_, KW_, UNROLL)                                  \
+    __kernel void NAME(IM2COL_ARGS)                                            \
+    {                                                                          \
+        int j = get_global_id(0), c = get_global_id(1);                        \
+        int ohw = OH * OW, np = N * ohw;                                       \
+        GUARD2(j, np, c, C, IM2COL_BODY(KH_, KW_, UNROLL))                     \
+    }
+IM2COL_KERNEL(im2col, KH, KW, NO_UNROLL)
+IM2COL_KERNEL(im2col_k1, 1, 1, FULL_UNROLL)
+IM2COL_KERNEL(im2col_k3, 3, 3, FULL_UNROLL)
+IM2COL_KERNEL(im2col_k4, 4, 4, FULL_UNROLL)
 
 // Adjoint of im2col as a gather: each image pixel sums, in a fixed order,
 // the column entries that im2col would have copied it into. No atomics, so
@@ -108,6 +123,49 @@ __kernel void col2im_m2(COL2IM_ARGS) { COL2IM_BODY(2, 2, FULL_UNROLL) }
 __kernel void col2im_m3(COL2IM_ARGS) { COL2IM_BODY(3, 3, FULL_UNROLL) }
 __kernel void col2im_m4(COL2IM_ARGS) { COL2IM_BODY(4, 4, FULL_UNROLL) }
 
+// col2im for kernel 4x4, stride 2, pad 1 with H = 2*OH and W = 2*OW (the
+// DCGAN up- and down-sampling layers), as a 2x2 block per grid position:
+// work-item (j = n*OH*OW + a*OW + b, c) writes img[n, c, 2a+ey, 2b+ex] for
+// ey, ex in {0, 1}, each the sum of the taps ky = 1-ey+2my at oy = a+ey-my
+// (my = 0, 1), likewise along x, in col2im's order. So each of the 16 rows
+// (ky,kx) of channel c is read once, at j + dy*OW + dx with dy, dx in
+// {-1, 0, 1}: addresses linear in j, loaded unconditionally (contiguous
+// vector loads, no gathers) and discarded by a select outside the grid. The
+// host keeps a guard of at least OW+1 floats on both sides of col so these
+// loads stay inside the buffer (conv.c: col_guard).
+#define COL2IM_K4S2_TAP(EY, EX, MY, MX)                                        \
+    {                                                                          \
+        const int dy = (EY) - (MY), dx = (EX) - (MX);                          \
+        const int oy = a + dy, ox = b + dx;                                    \
+        const int ok = oy >= 0 && oy < OH && ox >= 0 && ox < OW;              \
+        float v = src[((1 - (EY) + 2 * (MY)) * 4 + 1 - (EX) + 2 * (MX)) * np +  \
+                      dy * OW + dx];                                           \
+        acc += ok ? v : 0.0f;                                                  \
+    }
+// Scalar stores: a vstore2 per row pair measured 2-3x slower on PoCL.
+#define COL2IM_K4S2_PIXEL(EY, EX)                                              \
+    {                                                                          \
+        float acc = 0.0f;                                                      \
+        COL2IM_K4S2_TAP(EY, EX, 0, 0) COL2IM_K4S2_TAP(EY, EX, 0, 1)           \
+        COL2IM_K4S2_TAP(EY, EX, 1, 0) COL2IM_K4S2_TAP(EY, EX, 1, 1)           \
+        dst[(EY) * 2 * OW + (EX)] = acc;                                       \
+    }
+#define COL2IM_K4S2_BODY                                                       \
+    int n = fdiv(j, ohw), q = j - n * ohw;                                     \
+    int a = fdiv(q, OW), b = q - a * OW;                                       \
+    __global const float *src = col + coff + c * 16 * np + j;                 \
+    __global float *dst = img + ioff + ((n * C + c) * 2 * OH + 2 * a) * 2 * OW + 2 * b; \
+    COL2IM_K4S2_PIXEL(0, 0) COL2IM_K4S2_PIXEL(0, 1)                           \
+    COL2IM_K4S2_PIXEL(1, 0) COL2IM_K4S2_PIXEL(1, 1)
+
+__kernel void col2im_k4s2p1(__global const float *col, int coff, int N, int C, int OH,
+                            int OW, __global float *img, int ioff)
+{
+    int j = get_global_id(0), c = get_global_id(1);
+    int ohw = OH * OW, np = N * ohw;
+    GUARD2(j, np, c, C, COL2IM_K4S2_BODY)
+}
+
 // out (B, A, L) = in (A, B, L) with the first two axes swapped: moves between
 // the batch-major tensor layout (N, C, HW) and the GEMM layout (C, N*HW).
 // Three dimensions (l, a, b) so that no work-item divides.
@@ -115,6 +173,6 @@ __kernel void swap01(__global const float *in, int ioff, int A, int B, int L,
                      __global float *out, int ooff)
 {
     int l = get_global_id(0), a = get_global_id(1), b = get_global_id(2);
-    if (l >= L || a >= A || b >= B) return;
-    out[ooff + (b * A + a) * L + l] = in[ioff + (a * B + b) * L + l];
+    if (b >= B) return; // dim 2 has local size 1: uniform per group
+    GUARD2(l, L, a, A, out[ooff + (b * A + a) * L + l] = in[ioff + (a * B + b) * L + l];)
 }

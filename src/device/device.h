@@ -7,6 +7,7 @@
 #include <stdarg.h>
 
 #include "clgm/clgm.h"
+#include "device/fail.h"
 
 #define CLGM_ERR_LEN 8192
 
@@ -68,12 +69,6 @@ struct clgm_ctx {
 
 /* ---- errors ---- */
 const char *clgm_cl_error_name(cl_int code);
-/* Formats into ctx->err (if ctx) and returns status. */
-clgm_status clgm_fail(clgm_ctx *ctx, clgm_status status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
 /* Turns an OpenCL error code into CLGM_ERR_OPENCL (or OUT_OF_MEMORY) with a
  * message naming the call, its error name and the source location. */
 clgm_status clgm_cl_fail(clgm_ctx *ctx, cl_int code, const char *call,

@@ -1,16 +1,10 @@
-/* Error helpers for nn/ and app/, which must not include device/device.h
- * (it pulls in <CL/cl.h>). clgm_fail is the device layer's formatter: it
- * writes the message into the context (if any) and returns the status. */
+/* Error helpers for nn/, models/ and app/, which must not include
+ * device/device.h (it pulls in <CL/cl.h>): clgm_fail from device/fail.h and
+ * a status-propagating NN_TRY. */
 #ifndef CLGM_NN_CHECK_H
 #define CLGM_NN_CHECK_H
 
-#include "clgm/clgm.h"
-
-clgm_status clgm_fail(clgm_ctx *ctx, clgm_status status, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
+#include "device/fail.h"
 
 #define NN_TRY(expr)                                                           \
     do {                                                                       \

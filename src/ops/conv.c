@@ -7,7 +7,8 @@
  * then the matrix Wm (Co, rows) with rows = Ci*KH*KW; this is PyTorch's
  * Conv2d (OC, C, KH, KW) and ConvTranspose2d (C_in, OC, KH, KW) alike.
  *
- * Workspace (floats): col (rows, NP) followed by t (Co, NP), NP = N*Ho*Wo.
+ * Workspace (floats): col (rows, NP) followed by t (Co, NP), NP = N*Ho*Wo,
+ * with col_guard() floats before col and after t (see col2im_k4s2p1).
  * col holds every image side by side (cl/conv.cl); t holds the grid-side
  * tensor in GEMM layout (Co, N, Ho*Wo). Per direction, with "grid" the
  * (N, Co, Ho, Wo) tensor and "image" the (N, Ci, Hi, Wi) one:
@@ -40,6 +41,17 @@ static geom geom_of(const op_conv_shape *s, int transposed)
 
 static size_t geom_rows(const geom *g) { return (size_t)g->Ci * g->KH * g->KW; }
 static size_t geom_np(const geom *g) { return (size_t)g->N * g->Ho * g->Wo; }
+
+/* Floats kept free before col and after t: col2im_k4s2p1 loads up to Wo+1
+ * floats outside col (and discards them). A multiple of 16 keeps col and t
+ * as aligned as the buffer. */
+static size_t col_guard(const geom *g) { return ((size_t)g->Wo + 1 + 15) / 16 * 16; }
+static size_t col_off(const geom *g) { return col_guard(g); }
+static size_t t_off(const geom *g) { return col_guard(g) + geom_rows(g) * geom_np(g); }
+static size_t geom_work(const geom *g)
+{
+    return 2 * col_guard(g) + geom_rows(g) * geom_np(g) + (size_t)g->Co * geom_np(g);
+}
 
 /* Work-groups of 64: 64x1 along the contiguous axis (dim 0), or 16x4 when
  * that axis is short (small planes), so they still fill the group. Only two
@@ -83,16 +95,17 @@ clgm_status op_conv_out_shape(clgm_ctx *ctx, op_conv_shape *s, int transposed)
     }
     /* the kernels divide by float reciprocals, exact for quotients < 2^21 */
     if (oh >= (1 << 21) || ow >= (1 << 21) || s->N >= (1 << 21) || s->H >= (1 << 21) ||
-        s->W >= (1 << 21))
-        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: N=%d, input %dx%d or output %lldx%lld reaches 2^21",
-                         op, s->N, s->H, s->W, oh, ow);
+        s->W >= (1 << 21) || s->C >= (1 << 21) || s->OC >= (1 << 21))
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: N=%d, C=%d, OC=%d, input %dx%d or output %lldx%lld reaches 2^21",
+                         op, s->N, s->C, s->OC, s->H, s->W, oh, ow);
     s->OH = (int)oh;
     s->OW = (int)ow;
     /* Every index the kernels compute must fit in an int. */
     double in = (double)s->N * s->C * s->H * s->W, out = (double)s->N * s->OC * oh * ow;
     double wn = (double)s->OC * s->C * s->KH * s->KW;
     geom g = geom_of(s, transposed);
-    double work = (double)geom_rows(&g) * (double)geom_np(&g) + (double)g.Co * (double)geom_np(&g);
+    double work = (double)geom_rows(&g) * (double)geom_np(&g) + (double)g.Co * (double)geom_np(&g) +
+                  2.0 * (double)col_guard(&g);
     if (in > INT32_MAX || out > INT32_MAX || wn > INT32_MAX || work > INT32_MAX)
         return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: input %.0f, output %.0f, weight %.0f or workspace %.0f floats exceed 2^31",
                          op, in, out, wn, work);
@@ -102,7 +115,7 @@ clgm_status op_conv_out_shape(clgm_ctx *ctx, op_conv_shape *s, int transposed)
 size_t op_conv_workspace(const op_conv_shape *s, int transposed)
 {
     geom g = geom_of(s, transposed);
-    return geom_rows(&g) * geom_np(&g) + (size_t)g.Co * geom_np(&g);
+    return geom_work(&g);
 }
 
 /* The shape must be what op_conv_out_shape produces; buffers must hold it. */
@@ -143,19 +156,26 @@ static clgm_status im2col(clgm_ctx *ctx, const geom *g, clgm_buf *img, size_t io
     local_for(gl[0], l);
     return clgm_launch(ctx, "conv", NULL, kernel, 2, gl, l, "biiiiiiiiiiibi", img,
                        (int)ioff, g->N, g->Ci, g->Hi, g->Wi, g->KH, g->KW, g->stride,
-                       g->pad, g->Ho, g->Wo, col, 0);
+                       g->pad, g->Ho, g->Wo, col, (int)col_off(g));
 }
 
 static clgm_status col2im(clgm_ctx *ctx, const geom *g, clgm_buf *col, clgm_buf *img,
                           size_t ioff)
 {
+    if (g->KH == 4 && g->KW == 4 && g->stride == 2 && g->pad == 1 && g->Hi == 2 * g->Ho &&
+        g->Wi == 2 * g->Wo) {
+        size_t gl[2] = {geom_np(g), (size_t)g->Ci}, l[2] = {64, 1};
+        return clgm_launch(ctx, "conv", NULL, "col2im_k4s2p1", 2, gl, l, "biiiiibi", col,
+                           (int)col_off(g), g->N, g->Ci, g->Ho, g->Wo, img, (int)ioff);
+    }
     /* candidates per axis: ceil(K / stride); 1..4 square have entry points */
     static const char *const fixed[] = {"col2im_m1", "col2im_m2", "col2im_m3", "col2im_m4"};
     int mh = (g->KH + g->stride - 1) / g->stride, mw = (g->KW + g->stride - 1) / g->stride;
     const char *kernel = (mh == mw && mh <= 4) ? fixed[mh - 1] : "col2im";
     size_t gl[2] = {(size_t)g->Hi * g->Wi, (size_t)g->N * g->Ci}, l[2];
     local_for(gl[0], l);
-    return clgm_launch(ctx, "conv", NULL, kernel, 2, gl, l, "biiiiiiiiiiibi", col, 0,
+    return clgm_launch(ctx, "conv", NULL, kernel, 2, gl, l, "biiiiiiiiiiibi", col,
+                       (int)col_off(g),
                        g->N, g->Ci, g->Hi, g->Wi, g->KH, g->KW, g->stride, g->pad,
                        g->Ho, g->Wo, img, (int)ioff);
 }
@@ -177,9 +197,9 @@ static clgm_status grid_from_col(clgm_ctx *ctx, const geom *g, clgm_buf *w, size
                                  clgm_buf *grid, size_t goff, clgm_buf *work)
 {
     int rows = (int)geom_rows(g), np = (int)geom_np(g), hw = g->Ho * g->Wo;
-    size_t toff = (size_t)rows * np;
-    CLGM_TRY(op_gemm(ctx, OP_N, OP_N, g->Co, np, rows, 1.0f, w, woff, rows, work, 0,
-                     np, 0.0f, work, toff, np));
+    size_t toff = t_off(g);
+    CLGM_TRY(op_gemm(ctx, OP_N, OP_N, g->Co, np, rows, 1.0f, w, woff, rows, work,
+                     col_off(g), np, 0.0f, work, toff, np));
     return swap01(ctx, work, toff, g->Co, g->N, hw, grid, goff);
 }
 
@@ -187,9 +207,8 @@ static clgm_status image_from_t(clgm_ctx *ctx, const geom *g, clgm_buf *w, size_
                                 clgm_buf *img, size_t ioff, clgm_buf *work)
 {
     int rows = (int)geom_rows(g), np = (int)geom_np(g);
-    size_t toff = (size_t)rows * np;
-    CLGM_TRY(op_gemm(ctx, OP_T, OP_N, rows, np, g->Co, 1.0f, w, woff, rows, work, toff,
-                     np, 0.0f, work, 0, np));
+    CLGM_TRY(op_gemm(ctx, OP_T, OP_N, rows, np, g->Co, 1.0f, w, woff, rows, work, t_off(g),
+                     np, 0.0f, work, col_off(g), np));
     return col2im(ctx, g, work, img, ioff);
 }
 
@@ -198,8 +217,8 @@ static clgm_status weight_grad(clgm_ctx *ctx, const geom *g, clgm_buf *dw, size_
                                clgm_buf *work)
 {
     int rows = (int)geom_rows(g), np = (int)geom_np(g);
-    return op_gemm(ctx, OP_N, OP_T, g->Co, rows, np, 1.0f, work, (size_t)rows * np, np,
-                   work, 0, np, 1.0f, dw, dwoff, rows);
+    return op_gemm(ctx, OP_N, OP_T, g->Co, rows, np, 1.0f, work, t_off(g), np, work,
+                   col_off(g), np, 1.0f, dw, dwoff, rows);
 }
 
 /* Validates everything a call touches. dx and dw may be NULL (skipped). */
@@ -244,7 +263,7 @@ clgm_status op_conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *
                         dwoff, work));
     if (!dx && !dw) return CLGM_OK;
     geom g = geom_of(s, 0);
-    size_t toff = geom_rows(&g) * geom_np(&g);
+    size_t toff = t_off(&g);
     /* t = dy in GEMM layout, col = im2col(x); then dw, then dx reusing col */
     CLGM_TRY(swap01(ctx, dy, dyoff, g.N, g.Co, g.Ho * g.Wo, work, toff));
     if (dw) {
@@ -261,7 +280,7 @@ clgm_status op_convt2d_forward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *
 {
     CLGM_TRY(check_call(ctx, s, 1, 1, x, xoff, w, woff, y, yoff, "y", NULL, 0, NULL, 0, work));
     geom g = geom_of(s, 1);
-    size_t toff = geom_rows(&g) * geom_np(&g);
+    size_t toff = t_off(&g);
     CLGM_TRY(swap01(ctx, x, xoff, g.N, g.Co, g.Ho * g.Wo, work, toff));
     return image_from_t(ctx, &g, w, woff, y, yoff, work);
 }
@@ -275,7 +294,7 @@ clgm_status op_convt2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf 
                         dwoff, work));
     if (!dx && !dw) return CLGM_OK;
     geom g = geom_of(s, 1);
-    size_t toff = geom_rows(&g) * geom_np(&g);
+    size_t toff = t_off(&g);
     /* col = im2col(dy), t = x in GEMM layout; dw; then dx = conv of dy from
      * the same col, overwriting t (the queue is in order: the dw GEMM has
      * read it by then) */
