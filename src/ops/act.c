@@ -3,8 +3,9 @@
 
 #include "device/device.h"
 #include "ops/ops.h"
+#include "ops/ops_util.h"
 
-#define WG 256     /* elementwise work-group size */
+#define WG OPS_WG
 #define RED_WG 256 /* must match RED_WG in cl/act.cl */
 
 /* Kernels index with int: every index they form must stay below 2^31. */
@@ -67,27 +68,6 @@ clgm_status op_act_backward(clgm_ctx *ctx, op_act act, float slope, size_t n,
                        (int)dyoff, dx, (int)dxoff, (int)n, (double)slope);
 }
 
-/* The smallest power of two >= n, capped at cap (a power of two). */
-static size_t pow2_cover(size_t n, size_t cap)
-{
-    size_t p = 1;
-    while (p < n && p < cap) p <<= 1;
-    return p;
-}
-
-static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
-
-/* Work-group width along the contiguous dimension 0: the whole extent when
- * it fits, else a divisor in [WG/2, WG] when there is one, so that at most
- * one small work-group needs the per-item bounds check. */
-static size_t dim0_local(size_t n)
-{
-    if (n <= WG) return n;
-    for (size_t l = WG; l >= WG / 2; l--)
-        if (n % l == 0) return l;
-    return WG;
-}
-
 static clgm_status check_nchw(clgm_ctx *ctx, const char *op, int N, int C, int HW,
                               size_t *total)
 {
@@ -109,14 +89,14 @@ clgm_status op_bias_add(clgm_ctx *ctx, int N, int C, int HW, clgm_buf *y,
      * groups fit the extent exactly where possible (see GUARD0 in act.cl);
      * later dimensions hold at most 64 work-items (NVIDIA's dim-2 limit). */
     if (HW == 1) {
-        size_t g[2] = {(size_t)C, (size_t)N}, l0 = dim0_local(g[0]);
-        size_t l[2] = {l0, min_sz(min_sz(g[1], WG / l0), 64)};
+        size_t g[2] = {(size_t)C, (size_t)N}, l0 = ops_dim0_local(g[0]);
+        size_t l[2] = {l0, ops_min(ops_min(g[1], WG / l0), 64)};
         return clgm_launch(ctx, "act", NULL, "bias_add_cols", 2, g, l, "bibiii", y,
                            (int)yoff, b, (int)boff, N, C);
     }
-    size_t g[3] = {(size_t)HW, (size_t)C, (size_t)N}, l0 = dim0_local(g[0]);
-    size_t l1 = min_sz(min_sz(g[1], WG / l0), 64);
-    size_t l[3] = {l0, l1, min_sz(min_sz(g[2], WG / (l0 * l1)), 64)};
+    size_t g[3] = {(size_t)HW, (size_t)C, (size_t)N}, l0 = ops_dim0_local(g[0]);
+    size_t l1 = ops_min(ops_min(g[1], WG / l0), 64);
+    size_t l[3] = {l0, l1, ops_min(ops_min(g[2], WG / (l0 * l1)), 64)};
     return clgm_launch(ctx, "act", NULL, "bias_add_rows", 3, g, l, "bibiiii", y, (int)yoff,
                        b, (int)boff, N, C, HW);
 }
@@ -137,5 +117,5 @@ clgm_status op_bias_grad(clgm_ctx *ctx, int N, int C, int HW, clgm_buf *dy,
     size_t g = (size_t)C * RED_WG, l = RED_WG;
     return clgm_launch(ctx, "act", NULL, "bias_grad_groups", 1, &g, &l, "bibiiiii", dy,
                        (int)dyoff, db, (int)dboff, N, C, HW,
-                       (int)pow2_cover(((size_t)HW + 7) / 8, RED_WG)); /* lx: see act.cl */
+                       (int)ops_pow2_cover(((size_t)HW + 7) / 8, RED_WG)); /* lx: see act.cl */
 }

@@ -21,6 +21,7 @@
  * batch inside the GEMM's K loop (deterministic, no partial buffers). */
 #include "device/device.h"
 #include "ops/ops.h"
+#include "ops/ops_util.h"
 
 typedef struct geom {
     int N, Ci, Hi, Wi;      /* image side */
@@ -129,19 +130,6 @@ static clgm_status check_shape(clgm_ctx *ctx, const op_conv_shape *s, int transp
     return CLGM_OK;
 }
 
-static clgm_status check_buf(clgm_ctx *ctx, const char *op, const char *what,
-                             clgm_buf *b, size_t off, size_t n)
-{
-    if (!b)
-        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "%s: %s buffer is NULL", op, what);
-    if (off + n > INT32_MAX)
-        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: %s ends at float %zu, beyond the 2^31 index limit", op, what, off + n);
-    if ((off + n) * sizeof(float) > clgm_buf_size(b))
-        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: %s needs floats [%zu, %zu) but its buffer holds %zu",
-                         op, what, off, off + n, clgm_buf_size(b) / sizeof(float));
-    return CLGM_OK;
-}
-
 /* ---- the three kernels of cl/conv.cl ---- */
 
 static clgm_status im2col(clgm_ctx *ctx, const geom *g, clgm_buf *img, size_t ioff,
@@ -234,12 +222,12 @@ static clgm_status check_call(clgm_ctx *ctx, const op_conv_shape *s, int transpo
     size_t ny = (size_t)s->N * s->OC * s->OH * s->OW;
     size_t nw = (size_t)s->OC * s->C * s->KH * s->KW;
     /* x is read by the forward and by the weight gradient only */
-    if (forward || dw) CLGM_TRY(check_buf(ctx, op, "x", x, xoff, nx));
-    CLGM_TRY(check_buf(ctx, op, "weight", w, woff, nw));
-    CLGM_TRY(check_buf(ctx, op, yname, y, yoff, ny));
-    if (dx) CLGM_TRY(check_buf(ctx, op, "dx", dx, dxoff, nx));
-    if (dw) CLGM_TRY(check_buf(ctx, op, "dw", dw, dwoff, nw));
-    CLGM_TRY(check_buf(ctx, op, "work (op_conv_workspace floats)", work, 0,
+    if (forward || dw) CLGM_TRY(ops_check_buf(ctx, op, "x", x, xoff, nx));
+    CLGM_TRY(ops_check_buf(ctx, op, "weight", w, woff, nw));
+    CLGM_TRY(ops_check_buf(ctx, op, yname, y, yoff, ny));
+    if (dx) CLGM_TRY(ops_check_buf(ctx, op, "dx", dx, dxoff, nx));
+    if (dw) CLGM_TRY(ops_check_buf(ctx, op, "dw", dw, dwoff, nw));
+    CLGM_TRY(ops_check_buf(ctx, op, "work (op_conv_workspace floats)", work, 0,
                        op_conv_workspace(s, transposed)));
     return CLGM_OK;
 }

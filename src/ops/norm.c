@@ -7,8 +7,9 @@
 
 #include "device/device.h"
 #include "ops/ops.h"
+#include "ops/ops_util.h"
 
-#define WG 256     /* elementwise work-group size */
+#define WG OPS_WG
 #define RED_WG 256 /* must match RED_WG in cl/norm.cl */
 
 static clgm_status check_span(clgm_ctx *ctx, const char *what, size_t off, size_t n)
@@ -18,26 +19,6 @@ static clgm_status check_span(clgm_ctx *ctx, const char *what, size_t off, size_
                          "batchnorm: %s offset %zu + %zu elements exceed the 2^31 index limit",
                          what, off, n);
     return CLGM_OK;
-}
-
-static size_t pow2_cover(size_t n, size_t cap)
-{
-    size_t p = 1;
-    while (p < n && p < cap) p <<= 1;
-    return p;
-}
-
-static size_t min_sz(size_t a, size_t b) { return a < b ? a : b; }
-
-/* Work-group width along the contiguous dimension 0: the whole extent when
- * it fits, else a divisor in [WG/2, WG] when there is one, so that no (or
- * only one, small) work-group needs the per-item bounds check. */
-static size_t dim0_local(size_t n)
-{
-    if (n <= WG) return n;
-    for (size_t l = WG; l >= WG / 2; l--)
-        if (n % l == 0) return l;
-    return WG;
 }
 
 /* Launch geometry of an elementwise kernel NAME_rows over (HW, C, N), or
@@ -58,9 +39,9 @@ static elem_map elem_map_make(const char *name, int N, int C, int HW)
     e.global[0] = cols ? (size_t)C : (size_t)HW;
     e.global[1] = cols ? (size_t)N : (size_t)C;
     e.global[2] = (size_t)N;
-    e.local[0] = dim0_local(e.global[0]);
-    e.local[1] = min_sz(min_sz(e.global[1], WG / e.local[0]), 64);
-    e.local[2] = cols ? 1 : min_sz(min_sz(e.global[2], WG / (e.local[0] * e.local[1])), 64);
+    e.local[0] = ops_dim0_local(e.global[0]);
+    e.local[1] = ops_min(ops_min(e.global[1], WG / e.local[0]), 64);
+    e.local[2] = cols ? 1 : ops_min(ops_min(e.global[2], WG / (e.local[0] * e.local[1])), 64);
     return e;
 }
 
@@ -68,7 +49,7 @@ static elem_map elem_map_make(const char *name, int N, int C, int HW)
  * two covering a row's 8-float chunks, at most RED_WG (see cl/norm.cl). */
 static int group_lx(int HW)
 {
-    return (int)pow2_cover(((size_t)HW + 7) / 8, RED_WG);
+    return (int)ops_pow2_cover(((size_t)HW + 7) / 8, RED_WG);
 }
 
 static clgm_status check_shape(clgm_ctx *ctx, const char *op, int N, int C, int HW,

@@ -1,6 +1,7 @@
 /* Launchers for cl/pool.cl: MaxPool2d and nearest upsampling. */
 #include "device/device.h"
 #include "ops/ops.h"
+#include "ops/ops_util.h"
 
 /* Work-groups of 64: 64x1 along the contiguous axis (dim 0), or 16x4 when
  * that axis is short (small planes), so they still fill the group. Only two
@@ -9,19 +10,6 @@ static void local_for(size_t n0, size_t l[2])
 {
     l[0] = n0 > 16 ? 64 : 16;
     l[1] = 64 / l[0];
-}
-
-static clgm_status check_buf(clgm_ctx *ctx, const char *op, const char *what,
-                             clgm_buf *b, size_t off, size_t n)
-{
-    if (!b)
-        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "%s: %s buffer is NULL", op, what);
-    if (off + n > INT32_MAX)
-        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: %s ends at float %zu, beyond the 2^31 index limit", op, what, off + n);
-    if ((off + n) * sizeof(float) > clgm_buf_size(b))
-        return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: %s needs floats [%zu, %zu) but its buffer holds %zu",
-                         op, what, off, off + n, clgm_buf_size(b) / sizeof(float));
-    return CLGM_OK;
 }
 
 /* Checks the pooling shape and gives the output size and buffer sizes. */
@@ -54,9 +42,9 @@ clgm_status op_maxpool_forward(clgm_ctx *ctx, int N, int C, int H, int W, int k,
     int OH = 0, OW = 0;
     size_t nin = 0, nout = 0;
     CLGM_TRY(pool_shape(ctx, op, N, C, H, W, k, stride, &OH, &OW, &nin, &nout));
-    CLGM_TRY(check_buf(ctx, op, "x", x, xoff, nin));
-    CLGM_TRY(check_buf(ctx, op, "y", y, yoff, nout));
-    CLGM_TRY(check_buf(ctx, op, "argmax", argmax, aoff, nout));
+    CLGM_TRY(ops_check_buf(ctx, op, "x", x, xoff, nin));
+    CLGM_TRY(ops_check_buf(ctx, op, "y", y, yoff, nout));
+    CLGM_TRY(ops_check_buf(ctx, op, "argmax", argmax, aoff, nout));
     size_t g[2] = {(size_t)OH * OW, (size_t)N * C}, l[2];
     local_for(g[0], l);
     return clgm_launch(ctx, "pool", NULL, "maxpool_fwd", 2, g, l, "biiiiiiiibibi", x,
@@ -73,9 +61,9 @@ clgm_status op_maxpool_backward(clgm_ctx *ctx, int N, int C, int H, int W, int k
     int OH = 0, OW = 0;
     size_t nin = 0, nout = 0;
     CLGM_TRY(pool_shape(ctx, op, N, C, H, W, k, stride, &OH, &OW, &nin, &nout));
-    CLGM_TRY(check_buf(ctx, op, "dy", dy, dyoff, nout));
-    CLGM_TRY(check_buf(ctx, op, "argmax", argmax, aoff, nout));
-    CLGM_TRY(check_buf(ctx, op, "dx", dx, dxoff, nin));
+    CLGM_TRY(ops_check_buf(ctx, op, "dy", dy, dyoff, nout));
+    CLGM_TRY(ops_check_buf(ctx, op, "argmax", argmax, aoff, nout));
+    CLGM_TRY(ops_check_buf(ctx, op, "dx", dx, dxoff, nin));
     size_t g[2] = {(size_t)H * W, (size_t)N * C}, l[2];
     local_for(g[0], l);
     return clgm_launch(ctx, "pool", NULL, "maxpool_bwd", 2, g, l, "bibiiiiiiiibi", dy,
@@ -105,8 +93,8 @@ clgm_status op_upsample_forward(clgm_ctx *ctx, int N, int C, int H, int W, int s
     const char *op = "upsample_forward";
     size_t nin = 0, nout = 0;
     CLGM_TRY(upsample_shape(ctx, op, N, C, H, W, scale, &nin, &nout));
-    CLGM_TRY(check_buf(ctx, op, "x", x, xoff, nin));
-    CLGM_TRY(check_buf(ctx, op, "y", y, yoff, nout));
+    CLGM_TRY(ops_check_buf(ctx, op, "x", x, xoff, nin));
+    CLGM_TRY(ops_check_buf(ctx, op, "y", y, yoff, nout));
     size_t g[2] = {(size_t)H * W * scale * scale, (size_t)N * C}, l[2];
     local_for(g[0], l);
     return clgm_launch(ctx, "pool", NULL, "upsample_fwd", 2, g, l, "biiiiibi", x,
@@ -119,8 +107,8 @@ clgm_status op_upsample_backward(clgm_ctx *ctx, int N, int C, int H, int W, int 
     const char *op = "upsample_backward";
     size_t nin = 0, nout = 0;
     CLGM_TRY(upsample_shape(ctx, op, N, C, H, W, scale, &nin, &nout));
-    CLGM_TRY(check_buf(ctx, op, "dy", dy, dyoff, nout));
-    CLGM_TRY(check_buf(ctx, op, "dx", dx, dxoff, nin));
+    CLGM_TRY(ops_check_buf(ctx, op, "dy", dy, dyoff, nout));
+    CLGM_TRY(ops_check_buf(ctx, op, "dx", dx, dxoff, nin));
     size_t g[2] = {(size_t)H * W, (size_t)N * C}, l[2];
     local_for(g[0], l);
     return clgm_launch(ctx, "pool", NULL, "upsample_bwd", 2, g, l, "biiiiibi", dy,
