@@ -40,9 +40,14 @@ done
 grep -q "<svg" "$w/full/report.html" || fail "report has no chart"
 
 # Ctrl-C: finishes the step, writes the checkpoint, exits 130.
-"$clgm" train vae --data fashion-mnist:test --epochs 50 -q --out "$w/int" &
+"$clgm" train vae --data fashion-mnist:test --epochs 50 --log-every 5 -q --out "$w/int" &
 pid=$!
-sleep 3; kill -INT $pid; wait $pid; rc=$?
+# Interrupt once training runs (a cold kernel compile can take a while).
+i=0
+while [ $i -lt 600 ] && [ "$(cat "$w/int/metrics.csv" 2>/dev/null | wc -l)" -lt 2 ]; do
+  sleep 0.2; i=$((i + 1))
+done
+kill -INT $pid; wait $pid; rc=$?
 [ $rc -eq 130 ] || fail "Ctrl-C exit code $rc, want 130"
 [ -s "$w/int/checkpoint.safetensors" ] || fail "no checkpoint after Ctrl-C"
 
