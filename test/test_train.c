@@ -329,6 +329,29 @@ static void backward_from(clgm_ctx *ctx)
     nn_model_destroy(b);
 }
 
+/* After the first steps, training reaches the driver for no more memory. */
+static void no_allocation_per_step(clgm_ctx *ctx)
+{
+    const char *cfgs[] = {TINY_GAN, TINY_VAE};
+    for (int i = 0; i < 2; i++) {
+        gm_model *m;
+        TU_OK(ctx, gm_create(ctx, cfgs[i], NULL, B, 1, &m));
+        TU_OK(ctx, run_steps(m, 2, NULL, NULL, 0));
+        clgm_mem_stats a, b;
+        clgm_mem_stats_get(ctx, &a);
+        TU_OK(ctx, run_steps(m, 5, NULL, NULL, 0));
+        float img[4 * IMG];
+        TU_OK(ctx, gm_generate(m, NULL, 4, 1, 0, img));
+        TU_OK(ctx, run_steps(m, 2, NULL, NULL, 0));
+        clgm_mem_stats_get(ctx, &b);
+        TU_CHECK(b.driver_allocs == a.driver_allocs && b.bytes_in_use == a.bytes_in_use,
+                 "%s: steps allocated %llu driver buffers, %lld bytes", i ? "vae" : "gan",
+                 (unsigned long long)(b.driver_allocs - a.driver_allocs),
+                 (long long)(b.bytes_in_use - a.bytes_in_use));
+        gm_destroy(m);
+    }
+}
+
 static void divergence(clgm_ctx *ctx)
 {
     gm_overrides ov = {.lr = 1e9f, .beta = -1, .d_dropout = -1};
@@ -422,6 +445,7 @@ int main(int argc, char **argv)
     exact_resume(ctx, tiny_vaegan("feature", 4, 0), "vaegan");
     exact_resume(ctx, tiny_vaegan("pixel", 4, 0), "vaegan-pixel");
     divergence(ctx);
+    no_allocation_per_step(ctx);
     every_preset(ctx);
     channel_override(ctx);
     clgm_ctx_destroy(ctx);
