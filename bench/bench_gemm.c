@@ -1,7 +1,8 @@
 /* GEMM throughput of every backend (naive, own, CLBlast) side by side, in
- * one process, for the shapes the models multiply.
+ * one process, for the shapes the models multiply, with the host's CPU BLAS
+ * (OpenBLAS on a usual Debian machine; the library PyTorch calls) as a peer.
  *
- *   bench_gemm [--json FILE] [--reps N] [--backends own,clblast,naive]
+ *   bench_gemm [--json FILE] [--reps N] [--backends naive,own,clblast,host]
  *              [--filter NAME-SUBSTRING|OP] [--best] [--compare "P1;P2;..."]
  *
  * Per shape and backend: one warm-up call (kernel builds, CLBlast's own
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "host_blas.h"
 #include "ops/gemm_tune.h"
 #include "ops/ops.h"
 
@@ -62,8 +64,8 @@ static const shape shapes[] = {
 };
 enum { N_SHAPES = sizeof shapes / sizeof *shapes };
 
-static const char *backend_names[] = {"naive", "own", "clblast"};
-enum { N_BACKENDS = 3 };
+static const char *backend_names[] = {"naive", "own", "clblast", "host"};
+enum { N_BACKENDS = 4, HOST = 3 };
 
 typedef struct result {
     double gflops[N_BACKENDS]; /* median; < 0: not run or failed */
@@ -142,6 +144,40 @@ static double time_backend(clgm_ctx *ctx, const shape *s, clgm_buf *A, clgm_buf 
     return med;
 }
 
+/* The host BLAS on host arrays, timed like the device backends (median and
+ * best of reps, each ~30 ms of back-to-back calls). */
+static void host_call(const shape *s, const float *A, const float *B, float *C)
+{
+    int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
+    size_t sa = (size_t)s->M * s->K, sb = (size_t)s->K * s->N, sc = (size_t)s->M * s->N;
+    for (int b = 0; b < s->batch; b++)
+        host_blas_sgemm(s->ta, s->tb, s->M, s->N, s->K, A + b * sa, lda, B + b * sb, ldb,
+                        C + b * sc, s->N);
+}
+
+static double time_host(const shape *s, const float *A, const float *B, float *C, int reps,
+                        double *best)
+{
+    host_call(s, A, B, C);
+    double t0 = now_ms();
+    host_call(s, A, B, C);
+    double one = now_ms() - t0;
+    int inner = one > 0 ? (int)(30.0 / one) : 100;
+    inner = inner < 1 ? 1 : inner > 1000 ? 1000 : inner;
+    double *g = malloc((size_t)reps * sizeof *g);
+    for (int r = 0; r < reps; r++) {
+        t0 = now_ms();
+        for (int i = 0; i < inner; i++) host_call(s, A, B, C);
+        double ms = (now_ms() - t0) / inner;
+        g[r] = 2.0 * s->M * s->N * (double)s->K * s->batch / (ms * 1e-3) * 1e-9;
+    }
+    qsort(g, (size_t)reps, sizeof *g, cmp_double);
+    double med = g[reps / 2];
+    *best = g[reps - 1];
+    free(g);
+    return med;
+}
+
 /* --compare "P1;P2;...": the own backend under each CLGM_GEMM_PARAMS set,
  * repetitions interleaved so that load from other processes hits every set
  * alike; prints the best repetition of each (a tuning aid). */
@@ -201,7 +237,7 @@ static void compare_params(clgm_ctx *ctx, const char *list, int reps, const char
 
 int main(int argc, char **argv)
 {
-    const char *json = NULL, *filter = NULL, *backends = "naive,own,clblast";
+    const char *json = NULL, *filter = NULL, *backends = "naive,own,clblast,host";
     const char *compare = NULL;
     int reps = 5, show_best = 0;
     for (int i = 1; i < argc; i++) {
@@ -212,7 +248,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--best")) show_best = 1;
         else if (!strcmp(argv[i], "--compare") && i + 1 < argc) compare = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [--json FILE] [--reps N] [--backends naive,own,clblast] "
+            fprintf(stderr, "usage: %s [--json FILE] [--reps N] [--backends naive,own,clblast,host] "
                             "[--filter SUBSTRING] [--best] [--compare \"P1;P2;...\"]\n",
                     argv[0]);
             return 2;
@@ -231,6 +267,9 @@ int main(int argc, char **argv)
         return 1;
     }
     const clgm_device_info *dev = clgm_ctx_device(ctx);
+    char blas_name[256] = "not run";
+    int have_host = strstr(backends, "host") && host_blas_open(blas_name, sizeof blas_name);
+    printf("host BLAS: %s\n", blas_name);
     printf("device: %s (%s)\nown tiles: tm=%d vw=%d vn=%d dr=%d dc=%d dk=%d ntt=%d lx=%d "
            "ly=%d; default backend %s\n", dev->name, dev->platform_version, p.tm, p.vw, p.vn,
            p.dr, p.dc, p.dk, p.nt_tt, p.lx, p.ly, gemm_backend_name(p.backend));
@@ -239,8 +278,9 @@ int main(int argc, char **argv)
         clgm_ctx_destroy(ctx);
         return 0;
     }
-    printf("%-30s %2s %6s %6s %6s %3s %8s %8s %8s %8s %8s %8s\n", "shape", "op", "M", "N",
-           "K", "bat", "naive", "own", "clblast", "own/clb", "own err", "clb err");
+    printf("%-30s %2s %6s %6s %6s %3s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", "shape", "op",
+           "M", "N", "K", "bat", "naive", "own", "clblast", "host", "own/clb", "own/host",
+           "own err", "clb err", "host err");
 
     result res[N_SHAPES];
     for (int si = 0; si < N_SHAPES; si++) {
@@ -250,7 +290,7 @@ int main(int argc, char **argv)
         if (!selected(s, filter)) continue;
         size_t na = (size_t)s->M * s->K * s->batch, nb = (size_t)s->K * s->N * s->batch;
         size_t nc = (size_t)s->M * s->N * s->batch;
-        float *h = malloc((na > nb ? na : nb) * sizeof *h);
+        float *h = malloc((na + nb) * sizeof *h), *hB = h + na;
         float *ref = malloc(nc * sizeof *ref), *got = malloc(nc * sizeof *got);
         clgm_buf *A, *B, *C;
         if (clgm_buf_create(ctx, na * sizeof(float), &A) ||
@@ -267,16 +307,21 @@ int main(int argc, char **argv)
         clgm_buf_write(ctx, A, 0, na * sizeof(float), h);
         for (size_t i = 0; i < nb; i++) {
             seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-            h[i] = (float)((double)(seed >> 40) / 16777216.0 - 0.5);
+            hB[i] = (float)((double)(seed >> 40) / 16777216.0 - 0.5);
         }
-        clgm_buf_write(ctx, B, 0, nb * sizeof(float), h);
+        clgm_buf_write(ctx, B, 0, nb * sizeof(float), hB);
         int have_ref = 0;
         for (int b = 0; b < N_BACKENDS; b++) {
             if (!strstr(backends, backend_names[b])) continue;
-            setenv("CLGM_GEMM", backend_names[b], 1);
-            res[si].gflops[b] = time_backend(ctx, s, A, B, C, reps, &res[si].best[b]);
-            if (res[si].gflops[b] < 0) continue;
-            clgm_buf_read(ctx, C, 0, nc * sizeof(float), b == 0 ? ref : got);
+            if (b == HOST) {
+                if (!have_host) continue;
+                res[si].gflops[b] = time_host(s, h, hB, got, reps, &res[si].best[b]);
+            } else {
+                setenv("CLGM_GEMM", backend_names[b], 1);
+                res[si].gflops[b] = time_backend(ctx, s, A, B, C, reps, &res[si].best[b]);
+                if (res[si].gflops[b] < 0) continue;
+                clgm_buf_read(ctx, C, 0, nc * sizeof(float), b == 0 ? ref : got);
+            }
             if (b == 0) { have_ref = 1; res[si].err[0] = 0; continue; }
             if (!have_ref) continue;
             double maxd = 0, maxc = 0;
@@ -289,20 +334,22 @@ int main(int argc, char **argv)
         }
         unsetenv("CLGM_GEMM");
         const double *g = show_best ? res[si].best : res[si].gflops;
-        char col[N_BACKENDS][16], ratio[16] = "-", e[N_BACKENDS][16];
+        char col[N_BACKENDS][16], ratio[16] = "-", ratio_host[16] = "-", e[N_BACKENDS][16];
         for (int b = 0; b < N_BACKENDS; b++) {
             if (g[b] < 0) snprintf(col[b], sizeof col[b], "-");
             else snprintf(col[b], sizeof col[b], "%.2f", g[b]);
         }
         if (g[1] > 0 && g[2] > 0) snprintf(ratio, sizeof ratio, "%.2f", g[1] / g[2]);
+        if (g[1] > 0 && g[HOST] > 0)
+            snprintf(ratio_host, sizeof ratio_host, "%.2f", g[1] / g[HOST]);
         for (int b = 0; b < N_BACKENDS; b++) {
             if (res[si].err[b] >= 0 || isnan(res[si].err[b]))
                 snprintf(e[b], sizeof e[b], "%.1e", res[si].err[b]);
             else snprintf(e[b], sizeof e[b], "-");
         }
-        printf("%-30s %c%c %6d %6d %6d %3d %8s %8s %8s %8s %8s %8s\n", s->name,
+        printf("%-30s %c%c %6d %6d %6d %3d %8s %8s %8s %8s %8s %8s %8s %8s %8s\n", s->name,
                s->ta ? 'T' : 'N', s->tb ? 'T' : 'N', s->M, s->N, s->K, s->batch, col[0],
-               col[1], col[2], ratio, e[1], e[2]);
+               col[1], col[2], col[3], ratio, ratio_host, e[1], e[2], e[3]);
         fflush(stdout);
         clgm_buf_release(ctx, A);
         clgm_buf_release(ctx, B);
@@ -316,9 +363,9 @@ int main(int argc, char **argv)
         fprintf(f, "{\"device\": \"%s\", \"platform\": \"%s\", \"reps\": %d,\n"
                    " \"own_params\": {\"tm\": %d, \"vw\": %d, \"vn\": %d, \"dr\": %d, "
                    "\"dc\": %d, \"dk\": %d, \"ntt\": %d, \"lx\": %d, \"ly\": %d},\n"
-                   " \"default_backend\": \"%s\",\n \"results\": [",
+                   " \"default_backend\": \"%s\",\n \"host_blas\": \"%s\",\n \"results\": [",
                 dev->name, dev->platform_version, reps, p.tm, p.vw, p.vn, p.dr, p.dc, p.dk,
-                p.nt_tt, p.lx, p.ly, gemm_backend_name(p.backend));
+                p.nt_tt, p.lx, p.ly, gemm_backend_name(p.backend), blas_name);
         int first = 1;
         for (int si = 0; si < N_SHAPES; si++) {
             const shape *s = &shapes[si];
@@ -334,6 +381,8 @@ int main(int argc, char **argv)
             }
             if (res[si].gflops[1] > 0 && res[si].gflops[2] > 0)
                 fprintf(f, ", \"own_over_clblast\": %.3f", res[si].gflops[1] / res[si].gflops[2]);
+            if (res[si].gflops[1] > 0 && res[si].gflops[HOST] > 0)
+                fprintf(f, ", \"own_over_host\": %.3f", res[si].gflops[1] / res[si].gflops[HOST]);
             fprintf(f, "}");
             first = 0;
         }

@@ -38,8 +38,33 @@ def run_clgm(bench, preset, batch, seconds, device):
     return s["images_per_s"], r["device"]
 
 
-def run_torch(python, preset, batch, threads, steps, omp_wait):
+BLAS_PROBE = """
+import time, torch
+torch.set_num_threads(%d)
+a = torch.randn(1024, 1024); b = torch.randn(1024, 1024); a @ b
+t = time.perf_counter()
+for _ in range(10): a @ b
+print(2 * 1024 ** 3 * 10 / (time.perf_counter() - t) / 1e9)
+"""
+
+
+def torch_env(threads):
+    """PyTorch's linear layers call the host BLAS, whose thread pool
+    torch.set_num_threads does not always reach: pin it too."""
     env = dict(os.environ)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "BLIS_NUM_THREADS"):
+        env[var] = str(threads)
+    return env
+
+
+def torch_blas_gflops(python, threads):
+    out = subprocess.run([python, "-c", BLAS_PROBE % threads], check=True, capture_output=True,
+                         text=True, env=torch_env(threads)).stdout
+    return float(out.split()[-1])
+
+
+def run_torch(python, preset, batch, threads, steps, omp_wait):
+    env = torch_env(threads)
     if omp_wait != "default":
         env["OMP_WAIT_POLICY"] = omp_wait.upper()
     out = subprocess.run([python, os.path.join(HERE, "torch_ref.py"), "--preset", preset,
@@ -71,6 +96,12 @@ def main():
     omp_wait = a.omp_wait
     if omp_wait == "auto":
         omp_wait = "passive" if os.getloadavg()[0] > 0.5 * os.cpu_count() else "default"
+    blas = torch_blas_gflops(a.python, a.threads)
+    print("PyTorch SGEMM 1024^3 with %d threads: %.0f GFLOPS" % (a.threads, blas), flush=True)
+    if blas < 30:
+        print("warning: PyTorch is on a slow BLAS (Debian's reference libblas3?), which makes "
+              "the ratios flatter clgm; install libopenblas0-pthread "
+              "(scripts/install-deps.sh --bench) and run again", file=sys.stderr)
     rows = []
     device = torch_version = ""
     for preset in a.presets.split(","):
@@ -96,9 +127,10 @@ def main():
 
     when = datetime.datetime.now().strftime("%Y-%m-%d")
     load = os.getloadavg()
-    lines = ["clgm on %s vs PyTorch %s CPU (%d threads, OMP_WAIT_POLICY %s), batch %d, "
-             "%d interleaved rounds, %s; load average at the end %.1f %.1f %.1f" %
-             (device, torch_version, a.threads, omp_wait, a.batch, a.rounds, when, *load), "",
+    lines = ["clgm on %s vs PyTorch %s CPU (%d threads, OMP_WAIT_POLICY %s, its SGEMM "
+             "%.0f GFLOPS at 1024^3), batch %d, %d interleaved rounds, %s; load average at the "
+             "end %.1f %.1f %.1f" % (device, torch_version, a.threads, omp_wait, blas, a.batch,
+                                     a.rounds, when, *load), "",
              "| preset | clgm img/s | PyTorch img/s | clgm/PyTorch (median) | range | target |",
              "|---|---:|---:|---:|---:|---:|"]
     for preset, c, t, ratio, lo, hi in rows:

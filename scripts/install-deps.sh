@@ -9,6 +9,11 @@ dataset-fashion-mnist"
 if [ "${1:-}" = "--test" ]; then
   need="$need oclgrind python3-torch python3-numpy"
 fi
+# Benchmark extras: PyTorch as the peer, on OpenBLAS (Debian's default
+# libblas3 is the reference BLAS, ~30x slower, which would flatter clgm).
+if [ "${1:-}" = "--bench" ]; then
+  need="$need python3-torch python3-numpy libopenblas0-pthread"
+fi
 missing=""
 for p in $need; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
