@@ -94,11 +94,6 @@ void bias_grad_groups(__global const float *dy, int dyoff, __global float *db,
     }
     float4 b = a8.lo + a8.hi;
     float2 d = b.lo + b.hi;
-    buf[lid] = d.x + d.y + a1;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = RED_WG / 2; s > 0; s >>= 1) {
-        if (lid < s) buf[lid] += buf[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (lid == 0) db[dboff + c] += buf[0];
+    float sum = group_sum(buf, d.x + d.y + a1);
+    if (lid == 0) db[dboff + c] += sum;
 }

@@ -1,8 +1,10 @@
-// Losses and the VAE's Gaussian pieces. Each loss kernel runs a fixed number
-// of work-groups (chosen from n alone by the host); every work-item walks a
-// fixed strided slice, writes the gradient of its elements and adds their
-// losses; the group's fixed-order tree gives partial[group], and loss_finish
-// adds the partials in order: the loss is bit-identical run to run.
+// Losses and the VAE's Gaussian pieces. Each loss kernel runs one work-item
+// per element (the host launches ceil(n / RED_WG) groups): the item writes
+// its element's gradient, the group's fixed-order sum gives partial[group],
+// and loss_finish adds the partials in order, so the loss is bit-identical
+// run to run. One element per item, not a strided loop, because only then
+// does PoCL vectorize the math across work-items (bce_logits at 64 x 784:
+// 1.9 ms with a loop and the library log1p, 0.19 ms now).
 // has_target 0 uses tconst; write_dx 0 leaves dx (then a dummy) untouched.
 
 #ifndef RED_WG
@@ -12,30 +14,22 @@
 // partial[group] = sum of acc over the work-group (fixed order).
 void group_partial(__local float *buf, float acc, __global float *partial)
 {
-    int lid = get_local_id(0);
-    buf[lid] = acc;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = RED_WG / 2; s > 0; s >>= 1) {
-        if (lid < s) buf[lid] += buf[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (lid == 0) partial[get_group_id(0)] = buf[0];
+    float s = group_sum(buf, acc);
+    if (get_local_id(0) == 0) partial[get_group_id(0)] = s;
 }
 
-// loss[loff] = scale * sum of partial[0..np), np <= RED_WG; one work-group.
+// loss[loff] = scale * sum of partial[0..np); one work-group, each item
+// adding a fixed strided slice first.
 __kernel __attribute__((reqd_work_group_size(RED_WG, 1, 1)))
 void loss_finish(__global const float *partial, int np, float scale,
                  __global float *loss, int loff)
 {
     __local float buf[RED_WG];
     int lid = get_local_id(0);
-    buf[lid] = lid < np ? partial[lid] : 0.0f;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = RED_WG / 2; s > 0; s >>= 1) {
-        if (lid < s) buf[lid] += buf[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (lid == 0) loss[loff] = scale * buf[0];
+    float acc = 0.0f;
+    for (int j = lid; j < np; j += RED_WG) acc += partial[j];
+    float s = group_sum(buf, acc);
+    if (lid == 0) loss[loff] = scale * s;
 }
 
 // max(v,0) - v t + log1p(e^-|v|); d/dv = sigmoid(v) - t. Only e^-|v| <= 1 is
@@ -47,11 +41,12 @@ void bce_logits(__global const float *x, int xoff, __global const float *target,
 {
     __local float buf[RED_WG];
     float acc = 0.0f;
-    for (int i = get_global_id(0); i < n; i += get_global_size(0)) {
+    int i = get_global_id(0);
+    if (i < n) {
         float v = x[xoff + i];
         float t = has_target ? target[toff + i] : tconst;
         float e = exp(-fabs(v));
-        acc += fmax(v, 0.0f) - v * t + log1p(e);
+        acc += fmax(v, 0.0f) - v * t + log1p_unit(e);
         if (write_dx) {
             float sig = v >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
             dx[dxoff + i] = scale * (sig - t);
@@ -68,7 +63,8 @@ void sq_error(__global const float *x, int xoff, __global const float *target,
 {
     __local float buf[RED_WG];
     float acc = 0.0f;
-    for (int i = get_global_id(0); i < n; i += get_global_size(0)) {
+    int i = get_global_id(0);
+    if (i < n) {
         float d = x[xoff + i] - (has_target ? target[toff + i] : tconst);
         acc += d * d;
         if (write_dx) dx[dxoff + i] = 2.0f * scale * d;
@@ -84,7 +80,8 @@ void hinge(__global const float *x, int xoff, float sign, float margin,
 {
     __local float buf[RED_WG];
     float acc = 0.0f;
-    for (int i = get_global_id(0); i < n; i += get_global_size(0)) {
+    int i = get_global_id(0);
+    if (i < n) {
         float u = margin + sign * x[xoff + i];
         int active = !use_relu || u > 0.0f;
         acc += active ? u : 0.0f;
@@ -101,7 +98,8 @@ void kl_normal(__global const float *h, int hoff, int L, int n, float scale,
 {
     __local float buf[RED_WG];
     float acc = 0.0f;
-    for (int k = get_global_id(0); k < n; k += get_global_size(0)) {
+    int k = get_global_id(0);
+    if (k < n) {
         int b = k / L;
         int im = b * 2 * L + (k - b * L);   // mu; logvar is L further on
         float mu = h[hoff + im], lv = h[hoff + im + L];

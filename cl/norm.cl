@@ -72,21 +72,7 @@ float hsum8(float8 a)
         }                                                                      \
     }
 
-// Sum of v over the work-group, returned to every work-item. Every
-// work-item must call it; the final barrier lets buf be reused at once.
-float group_sum(__local float *buf, float v)
-{
-    int lid = get_local_id(0);
-    buf[lid] = v;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = RED_WG / 2; s > 0; s >>= 1) {
-        if (lid < s) buf[lid] += buf[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    float r = buf[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
+// group_sum (fixed-order work-group sum) is in common.cl.
 
 // save_mean, save_invstd = 1/sqrt(biased var + eps) and the momentum update
 // of the running stats (unbiased variance, as PyTorch), m = N*HW > 1.

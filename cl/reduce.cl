@@ -15,11 +15,6 @@ void sum_partial(__global const float *x, int xoff, int n,
     int stride = get_global_size(0);
     float acc = 0.0f;
     for (int i = get_global_id(0); i < n; i += stride) acc += x[xoff + i];
-    buf[lid] = acc;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = RED_WG / 2; s > 0; s >>= 1) {
-        if (lid < s) buf[lid] += buf[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (lid == 0) partial[poff + get_group_id(0)] = buf[0];
+    float sum = group_sum(buf, acc);
+    if (lid == 0) partial[poff + get_group_id(0)] = sum;
 }

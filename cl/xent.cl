@@ -35,14 +35,8 @@ void softmax_xent(__global const float *x, int xoff, __global const float *label
                 d[k] = valid ? scale * (exp(row[k] - lse) - (k == lab ? 1.0f : 0.0f)) : 0.0f;
         }
     }
-    int lid = get_local_id(0);
-    buf[lid] = acc;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = RED_WG / 2; s > 0; s >>= 1) {
-        if (lid < s) buf[lid] += buf[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (lid == 0) partial[get_group_id(0)] = buf[0];
+    float sum = group_sum(buf, acc);
+    if (get_local_id(0) == 0) partial[get_group_id(0)] = sum;
 }
 
 // loss[loff] = scale * sum of partial[0..np), np <= RED_WG; one work-group.
@@ -52,11 +46,6 @@ void xent_finish(__global const float *partial, int np, float scale,
 {
     __local float buf[RED_WG];
     int lid = get_local_id(0);
-    buf[lid] = lid < np ? partial[lid] : 0.0f;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = RED_WG / 2; s > 0; s >>= 1) {
-        if (lid < s) buf[lid] += buf[lid + s];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    if (lid == 0) loss[loff] = scale * buf[0];
+    float sum = group_sum(buf, lid < np ? partial[lid] : 0.0f);
+    if (lid == 0) loss[loff] = scale * sum;
 }

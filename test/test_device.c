@@ -63,6 +63,13 @@ static void test_build_failure(void)
     FILE *f = fopen(path, "w");
     fputs("// broken on purpose\n__kernel void fill(__global float *x)\n{\n    x[0] = undefined_name;\n}\n", f);
     fclose(f);
+    /* common.cl goes in front of every program: line numbers must still be
+     * basic.cl's own. */
+    char cpath[256];
+    snprintf(cpath, sizeof cpath, "%s/common.cl", dir);
+    f = fopen(cpath, "w");
+    fputs("// shared helpers\n\nfloat twice(float v)\n{\n    return 2.0f * v;\n}\n", f);
+    fclose(f);
     setenv("CLGM_KERNEL_DIR", dir, 1);
     clgm_ctx *ctx = tu_open();
     unsetenv("CLGM_KERNEL_DIR");
@@ -76,6 +83,7 @@ static void test_build_failure(void)
     clgm_buf_release(ctx, b);
     clgm_ctx_destroy(ctx);
     unlink(path);
+    unlink(cpath);
     rmdir(dir);
 
     /* A kernel dir without the file is an I/O error naming the path. */

@@ -93,6 +93,8 @@ typedef struct clgm_kernel_source {
     size_t length;
 } clgm_kernel_source;
 extern const clgm_kernel_source clgm_kernel_sources[];
+/* cl/common.cl: prepended to every other program's source. */
+#define CLGM_COMMON_PROGRAM "common"
 extern const int clgm_kernel_sources_count;
 
 /* Loads a program's source text (malloc'd, NUL-terminated, with a #line

@@ -18,6 +18,40 @@ int clgm_program_count(void)
     return clgm_kernel_sources_count;
 }
 
+/* The text of one .cl file: the embedded copy, or the file in
+ * CLGM_KERNEL_DIR when that is set (*owned is then the malloc'd copy). */
+static clgm_status source_body(clgm_ctx *ctx, const clgm_kernel_source *src,
+                               const unsigned char **body, size_t *len,
+                               unsigned char **owned)
+{
+    *body = src->data;
+    *len = src->length;
+    *owned = NULL;
+    if (!ctx->kernel_dir[0]) return CLGM_OK;
+    char path[1400];
+    snprintf(path, sizeof path, "%s/%s", ctx->kernel_dir, src->file);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return clgm_fail(ctx, CLGM_ERR_IO, "CLGM_KERNEL_DIR is set but %s cannot be opened",
+                         path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f);
+        free(buf);
+        return clgm_fail(ctx, CLGM_ERR_IO, "cannot read %s", path);
+    }
+    fclose(f);
+    *body = *owned = buf;
+    *len = (size_t)n;
+    return CLGM_OK;
+}
+
+/* Every program is cl/common.cl (helpers shared by several kernels files)
+ * followed by its own file, each behind a #line so that compiler messages
+ * name the right file and line. */
 clgm_status clgm_source_load(clgm_ctx *ctx, const char *program, char **text,
                              size_t *len)
 {
@@ -26,42 +60,39 @@ clgm_status clgm_source_load(clgm_ctx *ctx, const char *program, char **text,
     if (!src)
         return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "no kernel program named '%s'",
                          program);
-    char header[256];
-    int hl = snprintf(header, sizeof header, "#line 1 \"%s\"\n", src->file);
-    const unsigned char *body = src->data;
-    size_t body_len = src->length;
-    unsigned char *from_disk = NULL;
-    if (ctx->kernel_dir[0]) {
-        char path[1400];
-        snprintf(path, sizeof path, "%s/%s", ctx->kernel_dir, src->file);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            return clgm_fail(ctx, CLGM_ERR_IO,
-                             "CLGM_KERNEL_DIR is set but %s cannot be opened", path);
-        fseek(f, 0, SEEK_END);
-        long n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        from_disk = n >= 0 ? malloc((size_t)n + 1) : NULL;
-        if (!from_disk || fread(from_disk, 1, (size_t)n, f) != (size_t)n) {
-            fclose(f);
-            free(from_disk);
-            return clgm_fail(ctx, CLGM_ERR_IO, "cannot read %s", path);
+    const clgm_kernel_source *common = find_source(CLGM_COMMON_PROGRAM);
+    if (common == src) common = NULL;
+    const unsigned char *cbody = NULL, *body;
+    size_t clen = 0, blen;
+    unsigned char *cowned = NULL, *owned;
+    CLGM_TRY(source_body(ctx, src, &body, &blen, &owned));
+    if (common) {
+        clgm_status st = source_body(ctx, common, &cbody, &clen, &cowned);
+        if (st != CLGM_OK) {
+            free(owned);
+            return st;
         }
-        fclose(f);
-        body = from_disk;
-        body_len = (size_t)n;
     }
-    char *out = malloc((size_t)hl + body_len + 1);
+    char chead[256] = "", head[256];
+    int chl = common ? snprintf(chead, sizeof chead, "#line 1 \"%s\"\n", common->file) : 0;
+    int hl = snprintf(head, sizeof head, "\n#line 1 \"%s\"\n", src->file);
+    size_t total = (size_t)chl + clen + (size_t)hl + blen;
+    char *out = malloc(total + 1);
     if (!out) {
-        free(from_disk);
+        free(cowned);
+        free(owned);
         return clgm_fail(ctx, CLGM_ERR_OUT_OF_MEMORY, "host allocation failed");
     }
-    memcpy(out, header, (size_t)hl);
-    memcpy(out + hl, body, body_len);
-    out[hl + body_len] = 0;
-    free(from_disk);
+    char *w = out;
+    memcpy(w, chead, (size_t)chl), w += chl;
+    if (clen) memcpy(w, cbody, clen), w += clen;
+    memcpy(w, head, (size_t)hl), w += hl;
+    memcpy(w, body, blen), w += blen;
+    *w = 0;
+    free(cowned);
+    free(owned);
     *text = out;
-    *len = (size_t)hl + body_len;
+    *len = total;
     return CLGM_OK;
 }
 

@@ -5,7 +5,7 @@
 
 #define WG 256         /* elementwise work-group size */
 #define RED_WG 256     /* must match RED_WG in cl/loss.cl */
-#define MAX_GROUPS 64  /* partials; <= RED_WG so loss_finish adds them in one group */
+
 
 static clgm_status check_span(clgm_ctx *ctx, const char *op, const char *what, size_t off,
                               size_t n)
@@ -17,12 +17,13 @@ static clgm_status check_span(clgm_ctx *ctx, const char *op, const char *what, s
     return CLGM_OK;
 }
 
-/* Groups depend on n only, so the summation order (and the bits of the
- * result) is the same on every call with the same n. */
+/* One work-item per element (cl/loss.cl says why). Groups depend on n only,
+ * so the summation order (and the bits of the result) is the same on every
+ * call with the same n. */
 static size_t loss_groups(size_t n)
 {
     size_t g = (n + RED_WG - 1) / RED_WG;
-    return g < 1 ? 1 : g > MAX_GROUPS ? MAX_GROUPS : g;
+    return g < 1 ? 1 : g;
 }
 
 /* Checks the loss/dx arguments and takes the partial-sums scratch. */
