@@ -298,7 +298,7 @@ static void dcgan(void)
         if (k == 0) cmp_dev(&acts, "step0.out_g", &out, f, ATOL, RTOL);
         TU_OK(ctx, op_bce_logits(ctx, (size_t)B, out.buf, out.off, NULL, 0, 1.0f, sc, bl, 2,
                                  dy.buf, dy.off));
-        TU_OK(ctx, nn_model_backward(D, &dy, &dfake));
+        TU_OK(ctx, nn_model_backward_input(D, &dy, &dfake)); /* as gm.c does */
         TU_OK(ctx, nn_model_backward(G, &dfake, NULL));
         if (k == 0) cmp_grads(&grads, f, G, "G");
         TU_OK(ctx, nn_optim_step(optG));

@@ -147,6 +147,36 @@ static void test_gradients(void)
     }
     s.rng = m->rng_offset;
 
+    /* input-only backward (the discriminator in a generator step): no weight
+     * or bias gradient outside BatchNorm is touched; dx is compared below */
+    float *gxi = malloc(nx * sizeof *gxi);
+    {
+        nn_tensor y;
+        restore(&s);
+        TU_OK(ctx, nn_model_zero_grad(m));
+        TU_OK(ctx, nn_model_forward(m, &s.x, &y));
+        nn_tensor dy = nn_model_dout(m);
+        for (size_t i = 0; i < ny; i++) tmp[i] = (float)s.r[i];
+        TU_OK(ctx, nn_tensor_write(ctx, &dy, tmp));
+        TU_OK(ctx, nn_model_backward_input(m, &dy, &dx));
+        TU_OK(ctx, nn_tensor_read(ctx, &dx, gxi));
+        int n_checked = 0;
+        for (int p = 0; p < m->n_named; p++) {
+            const nn_named *t = &m->named[p];
+            if (t->store != NN_STORE_PARAM || m->layers[t->layer].type == NN_BATCHNORM) continue;
+            float *g = malloc(t->n * sizeof *g);
+            TU_OK(ctx, nn_model_get_grad(m, p, g));
+            int zero = 1;
+            for (size_t i = 0; i < t->n; i++) zero &= g[i] == 0.0f;
+            TU_CHECK(zero, "input-only backward leaves %s's gradient alone", t->name);
+            n_checked++;
+            free(g);
+        }
+        TU_CHECK(n_checked >= 5, "input-only backward: %d weight/bias tensors checked", n_checked);
+        TU_CHECK(nn_model_backward_input(m, &dy, NULL) == CLGM_ERR_INVALID_ARG,
+                 "input-only backward without dx is refused");
+    }
+
     /* analytic gradients; twice to check determinism of the whole backward */
     float *gx = malloc(nx * sizeof *gx);
     for (int rep = 0; rep < 2; rep++) {
@@ -162,6 +192,8 @@ static void test_gradients(void)
         TU_OK(ctx, nn_tensor_read(ctx, &dx, rep ? tmp : gx));
     }
     TU_CHECK(memcmp(tmp, gx, nx * sizeof *gx) == 0, "backward is deterministic");
+    TU_CHECK(memcmp(gxi, gx, nx * sizeof *gx) == 0, "input-only backward: the same dx");
+    free(gxi);
     TU_CHECK(m->rng_offset > s.rng, "dropout advanced the RNG offset");
 
     /* input gradient */

@@ -434,12 +434,13 @@ static clgm_status gan_step(gm_model *m, int n)
     NN_TRY(nn_model_backward(m->D, &dy, NULL));
     NN_TRY(nn_optim_step(m->optD));
 
-    /* G step through the updated D; D's gradients from it are discarded. */
+    /* G step through the updated D; D's own gradients are not needed (the
+     * next D step zeroes them), so only dL/dfake is computed. */
     NN_TRY(nn_model_zero_grad(m->G));
     NN_TRY(nn_model_forward(m->D, &fake, &y));
     NN_TRY(gan_loss(m, TERM_GEN, &y, &dy, 4));
     nn_tensor dfake = nn_model_dout(m->G);
-    NN_TRY(nn_model_backward(m->D, &dy, &dfake));
+    NN_TRY(nn_model_backward_input(m->D, &dy, &dfake));
     NN_TRY(nn_model_backward(m->G, &dfake, NULL));
     return nn_optim_step(m->optG);
 }

@@ -191,8 +191,8 @@ static clgm_status adversarial_step(gm_model *m, int n)
     NN_TRY(nn_model_backward(m->D, &dy, NULL));
     NN_TRY(nn_optim_step(m->optD));
 
-    /* Encoder and decoder through the updated D; D's gradients from here on
-     * are discarded (zeroed at the next step). */
+    /* Encoder and decoder through the updated D; D's own gradients are not
+     * needed (zeroed at the next step), so D passes back dx only. */
     nn_tensor dyA_r = nn_view4(m->aux, o.dyA, n, C, H, W);
     nn_tensor dyB_r = nn_view4(m->aux, o.dyB, n, C, H, W);
     nn_tensor dyB_p = nn_view4(m->aux, o.dyB + nP, n, C, H, W);
@@ -202,21 +202,21 @@ static clgm_status adversarial_step(gm_model *m, int n)
         NN_TRY(op_scale(ctx, m->aux, o.ftarget, fx.buf, fx.off, nn_numel(&fx), 1.0f));
     }
     NN_TRY(d_forward_loss(m, &xr, 1.0f, S_G_REC, -1, &dy));
-    NN_TRY(nn_model_backward(m->D, &dy, &dyB_r));
+    NN_TRY(nn_model_backward_input(m->D, &dy, &dyB_r));
     if (m->recon == GM_RECON_FEATURE) {
         nn_tensor fr = nn_model_layer_output(m->D, m->feature_layer);
         size_t nF = nn_numel(&fr);
         NN_TRY(op_sq_error(ctx, nF, fr.buf, fr.off, m->aux, o.ftarget, 0.0f, 1.0f / (float)n,
                            m->aux, o.met + S_RECON, m->aux, o.dfeat));
         nn_tensor dfeat = nn_view2(m->aux, o.dfeat, n, (int)(nF / (size_t)n));
-        NN_TRY(nn_model_backward_from(m->D, m->feature_layer, &dfeat, &dyA_r));
+        NN_TRY(nn_model_backward_input_from(m->D, m->feature_layer, &dfeat, &dyA_r));
     } else {
         NN_TRY(op_sq_error(ctx, nP, xr.buf, xr.off, m->x, 0, 0.0f, 1.0f / (float)n, m->aux,
                            o.met + S_RECON, m->aux, o.dyA));
     }
     NN_TRY(op_axpy(ctx, m->aux, o.dyB, m->aux, o.dyA, nP, m->gamma - 1.0f));
     NN_TRY(d_forward_loss(m, &xp, 1.0f, S_G_PRIOR, -1, &dy));
-    NN_TRY(nn_model_backward(m->D, &dy, &dyB_p));
+    NN_TRY(nn_model_backward_input(m->D, &dy, &dyB_p));
     NN_TRY(op_fill(ctx, m->aux, o.dyA + nP, nP, 0.0f));
 
     /* Decoder passes A and B (see the top of the file). */

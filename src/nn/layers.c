@@ -152,6 +152,7 @@ clgm_status nn_layer_backward(nn_model *m, nn_layer *L, int N, clgm_buf *x, size
 {
     clgm_ctx *ctx = m->ctx;
     size_t n_in = (size_t)N * L->in_numel;
+    int want_params = !m->input_grad_only;
     clgm_buf *wb = m->params, *gb;
     size_t wo = L->w, go;
     if (L->spectral_norm) {
@@ -161,11 +162,14 @@ clgm_status nn_layer_backward(nn_model *m, nn_layer *L, int N, clgm_buf *x, size
     switch (L->type) {
     case NN_LINEAR: {
         int F = L->in_shape[0], O = L->out;
-        NN_TRY(weight_grad_target(m, L, &gb, &go));
-        /* dW (O,F) += dy^T (O,N) x (N,F) */
-        NN_TRY(op_gemm(ctx, OP_T, OP_N, O, F, N, 1.0f, dy, dyoff, O, x, xoff, F, 1.0f, gb, go, F));
-        NN_TRY(weight_grad_finish(m, L));
-        if (L->bias) NN_TRY(op_bias_grad(ctx, N, O, 1, dy, dyoff, m->grads, L->b));
+        if (want_params) {
+            NN_TRY(weight_grad_target(m, L, &gb, &go));
+            /* dW (O,F) += dy^T (O,N) x (N,F) */
+            NN_TRY(op_gemm(ctx, OP_T, OP_N, O, F, N, 1.0f, dy, dyoff, O, x, xoff, F, 1.0f, gb,
+                           go, F));
+            NN_TRY(weight_grad_finish(m, L));
+            if (L->bias) NN_TRY(op_bias_grad(ctx, N, O, 1, dy, dyoff, m->grads, L->b));
+        }
         /* dx (N,F) = dy (N,O) W (O,F) */
         if (dx) NN_TRY(op_gemm(ctx, OP_N, OP_N, N, F, O, 1.0f, dy, dyoff, O, wb, wo, F, 0.0f, dx,
                                dxoff, F));
@@ -174,13 +178,16 @@ clgm_status nn_layer_backward(nn_model *m, nn_layer *L, int N, clgm_buf *x, size
     case NN_CONV2D:
     case NN_CONVT2D: {
         op_conv_shape s = nn_layer_conv_shape(L, N);
-        NN_TRY(weight_grad_target(m, L, &gb, &go));
+        gb = NULL;
+        go = 0;
+        if (want_params) NN_TRY(weight_grad_target(m, L, &gb, &go));
         if (L->type == NN_CONV2D)
             NN_TRY(op_conv2d_backward(ctx, &s, x, xoff, wb, wo, dy, dyoff, dx, dxoff, gb, go,
                                       m->convws));
         else
             NN_TRY(op_convt2d_backward(ctx, &s, x, xoff, wb, wo, dy, dyoff, dx, dxoff, gb, go,
                                        m->convws));
+        if (!want_params) return CLGM_OK;
         NN_TRY(weight_grad_finish(m, L));
         if (L->bias) NN_TRY(op_bias_grad(ctx, N, s.OC, s.OH * s.OW, dy, dyoff, m->grads, L->b));
         return CLGM_OK;

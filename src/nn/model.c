@@ -314,6 +314,27 @@ clgm_status nn_model_backward(nn_model *m, const nn_tensor *dy, const nn_tensor 
     return backward_range(m, m->n_layers - 1, dy, dx, "model backward");
 }
 
+clgm_status nn_model_backward_input_from(nn_model *m, int layer, const nn_tensor *dy,
+                                         const nn_tensor *dx)
+{
+    if (!dx)
+        return clgm_fail(m->ctx, CLGM_ERR_INVALID_ARG,
+                         "model input-only backward: dx is NULL (nothing to compute)");
+    if (layer < 0 || layer >= m->n_layers)
+        return clgm_fail(m->ctx, CLGM_ERR_INVALID_ARG,
+                         "model input-only backward from layer %d: the model has layers 0..%d",
+                         layer, m->n_layers - 1);
+    m->input_grad_only = 1;
+    clgm_status st = backward_range(m, layer, dy, dx, "model input-only backward");
+    m->input_grad_only = 0;
+    return st;
+}
+
+clgm_status nn_model_backward_input(nn_model *m, const nn_tensor *dy, const nn_tensor *dx)
+{
+    return nn_model_backward_input_from(m, m->n_layers - 1, dy, dx);
+}
+
 clgm_status nn_model_backward_from(nn_model *m, int layer, const nn_tensor *dy, const nn_tensor *dx)
 {
     if (layer < 0 || layer >= m->n_layers)

@@ -60,6 +60,7 @@ typedef struct nn_model {
     int training;             /* mode for the next forward (1 after create) */
     int last_training;        /* mode the last forward ran in */
     int first_param_layer;    /* -1 if none */
+    int input_grad_only;      /* set during nn_model_backward_input */
     /* Philox stream for init and dropout: draws use (seed, rng_offset) and
      * advance rng_offset; save both to resume bit for bit. */
     uint64_t seed, rng_offset;
@@ -101,6 +102,15 @@ clgm_status nn_model_forward(nn_model *m, const nn_tensor *x, nn_tensor *y);
  * has batchnorm). dy: dL/dy (N, output...), read only. Parameter gradients
  * are ACCUMULATED into grads; dx (NULL: skip) is OVERWRITTEN with dL/dx. */
 clgm_status nn_model_backward(nn_model *m, const nn_tensor *dy, const nn_tensor *dx);
+/* dx only, for a model whose parameters this pass does not update (the
+ * discriminator in a generator step): weight and bias gradients are skipped,
+ * which saves their GEMMs and a conv layer's im2col. The contents of grads
+ * afterwards are unspecified (BatchNorm still adds to its own, because its
+ * dx needs the same sums): zero them before a backward that needs them. */
+clgm_status nn_model_backward_input(nn_model *m, const nn_tensor *dy, const nn_tensor *dx);
+/* The same from the output of layer `layer` (see nn_model_backward_from). */
+clgm_status nn_model_backward_input_from(nn_model *m, int layer, const nn_tensor *dy,
+                                         const nn_tensor *dx);
 /* The same from the output of layer `layer` instead of the model's: dy is
  * dL/d(output of that layer) (N, layer output...), e.g. a loss on intermediate
  * features. Layers after it are not touched. */
