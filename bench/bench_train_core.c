@@ -108,6 +108,9 @@ static clgm_status make_model(clgm_ctx *ctx, const char *preset, int batch, gm_m
     if (!cfg) return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "%s", err);
     clgm_status st = gm_create(ctx, cfg, NULL, batch, 1, m);
     free(cfg);
+    /* Time the steady state: vae-gan's plain-VAE pretraining epochs are a
+     * different, much cheaper step. */
+    if (st == CLGM_OK) (*m)->epoch = (*m)->pretrain_vae_epochs;
     return st;
 }
 
