@@ -28,6 +28,14 @@ float group_sum(__local float *buf, float v)
     return r;
 }
 
+// partial[group] = sum of acc over the work-group (fixed order); the first
+// stage of the losses' two-stage sums (loss_finish in loss.cl adds them up).
+void group_partial(__local float *buf, float acc, __global float *partial)
+{
+    float s = group_sum(buf, acc);
+    if (get_local_id(0) == 0) partial[get_group_id(0)] = s;
+}
+
 // log(1 + e) for e in [0, 1] as 2 atanh(s), s = e / (2 + e) <= 1/3, by its
 // series to s^15 (the next term is below 2e-9 relative). PoCL does not
 // vectorize the library's log1p: 0.51 ms against 0.02 ms for 50k values.

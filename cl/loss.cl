@@ -11,12 +11,7 @@
 #define RED_WG 256
 #endif
 
-// partial[group] = sum of acc over the work-group (fixed order).
-void group_partial(__local float *buf, float acc, __global float *partial)
-{
-    float s = group_sum(buf, acc);
-    if (get_local_id(0) == 0) partial[get_group_id(0)] = s;
-}
+// group_partial (the first stage) is in common.cl.
 
 // loss[loff] = scale * sum of partial[0..np); one work-group, each item
 // adding a fixed strided slice first.

@@ -1,8 +1,8 @@
 // Softmax cross-entropy over the K classes of each row of logits (B,K).
 // One work-item per row (K is small: a class count); a fixed number of
 // work-groups chosen from B alone, each work-item walking a fixed strided
-// set of rows, then a fixed-order tree per group and xent_finish over the
-// partials in order: the loss is bit-identical run to run.
+// set of rows, then a fixed-order sum per group and loss.cl's loss_finish
+// over the partials in order: the loss is bit-identical run to run.
 
 #ifndef RED_WG
 #define RED_WG 256
@@ -35,17 +35,5 @@ void softmax_xent(__global const float *x, int xoff, __global const float *label
                 d[k] = valid ? scale * (exp(row[k] - lse) - (k == lab ? 1.0f : 0.0f)) : 0.0f;
         }
     }
-    float sum = group_sum(buf, acc);
-    if (get_local_id(0) == 0) partial[get_group_id(0)] = sum;
-}
-
-// loss[loff] = scale * sum of partial[0..np), np <= RED_WG; one work-group.
-__kernel __attribute__((reqd_work_group_size(RED_WG, 1, 1)))
-void xent_finish(__global const float *partial, int np, float scale,
-                 __global float *loss, int loff)
-{
-    __local float buf[RED_WG];
-    int lid = get_local_id(0);
-    float sum = group_sum(buf, lid < np ? partial[lid] : 0.0f);
-    if (lid == 0) loss[loff] = scale * sum;
+    group_partial(buf, acc, partial);
 }

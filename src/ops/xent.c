@@ -4,7 +4,7 @@
 #include "ops/ops.h"
 
 #define RED_WG 256     /* must match RED_WG in cl/xent.cl */
-#define MAX_GROUPS 64  /* partials; <= RED_WG so xent_finish adds them in one group */
+#define MAX_GROUPS 64  /* partials, added by loss.cl's loss_finish */
 
 static clgm_status check_span(clgm_ctx *ctx, const char *what, size_t off, size_t n)
 {
@@ -41,7 +41,7 @@ clgm_status op_softmax_xent(clgm_ctx *ctx, int B, int K, clgm_buf *logits, size_
                                  dlogits != NULL);
     if (st == CLGM_OK) {
         g = RED_WG;
-        st = clgm_launch(ctx, "xent", NULL, "xent_finish", 1, &g, &l, "bifbi", partial,
+        st = clgm_launch(ctx, "loss", NULL, "loss_finish", 1, &g, &l, "bifbi", partial,
                          (int)groups, (double)scale, loss, (int)lossoff);
     }
     clgm_buf_release(ctx, partial);
