@@ -383,6 +383,39 @@ static void run_case(clgm_ctx *ctx, op_conv_shape s, int transposed, int probes)
     TU_CHECK(memcmp(got_dw, got_dw2, nw * sizeof(float)) == 0, "%s: dw changed", what);
     free(got_dw2);
 
+    /* call 4 (conv only): forward, then the backward that reuses the
+     * forward's columns left in work: the same dx and dw bit for bit */
+    if (!transposed) {
+        float *dx4 = calloc(nx, sizeof *dx4), *dw4 = calloc(nw, sizeof *dw4);
+        float *dw1 = calloc(nw, sizeof *dw1);
+        dten_set(ctx, &bdw, w0, 0);
+        fill_work(ctx, work, nwork);
+        TU_OK(ctx, op_conv2d_backward(ctx, &s, bx.b, GUARD, bw.b, GUARD, bg.b, GUARD, bdx.b,
+                                      GUARD, bdw.b, GUARD, work));
+        dten_get(ctx, &bdx, got_dx2, "call 4 reference dx");
+        dten_get(ctx, &bdw, dw1, "call 4 reference dw");
+        dten_set(ctx, &bdx, NULL, NAN);
+        dten_set(ctx, &bdw, w0, 0);
+        fill_work(ctx, work, nwork);
+        TU_OK(ctx, op_conv2d_forward(ctx, &s, bx.b, GUARD, bw.b, GUARD, by.b, GUARD, work));
+        TU_OK(ctx, op_conv2d_backward_reuse(ctx, &s, bx.b, GUARD, bw.b, GUARD, bg.b, GUARD,
+                                            bdx.b, GUARD, bdw.b, GUARD, work));
+        snprintf(what, sizeof what, "%s backward reusing the forward's columns", name);
+        dten_get(ctx, &bdx, dx4, what);
+        dten_get(ctx, &bdw, dw4, what);
+        TU_CHECK(memcmp(dx4, got_dx2, nx * sizeof(float)) == 0, "%s: dx differs", what);
+        TU_CHECK(memcmp(dw4, dw1, nw * sizeof(float)) == 0, "%s: dw differs", what);
+        /* and it does read them: with the workspace overwritten, dw changes */
+        dten_set(ctx, &bdw, w0, 0);
+        fill_work(ctx, work, nwork);
+        TU_OK(ctx, op_conv2d_backward_reuse(ctx, &s, bx.b, GUARD, bw.b, GUARD, bg.b, GUARD,
+                                            NULL, 0, bdw.b, GUARD, work));
+        dten_get(ctx, &bdw, dw4, what);
+        TU_CHECK(memcmp(dw4, dw1, nw * sizeof(float)) != 0,
+                 "%s: dw ignores the workspace (columns recomputed?)", what);
+        free(dx4); free(dw4); free(dw1);
+    }
+
     clgm_buf_release(ctx, work);
     dten *all[] = {&bx, &bw, &by, &bg, &bdx, &bdw};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) clgm_buf_release(ctx, all[i]->b);

@@ -79,10 +79,13 @@ clgm_status nn_layer_forward(nn_model *m, nn_layer *L, int N, clgm_buf *x, size_
     case NN_CONVT2D: {
         op_conv_shape s = nn_layer_conv_shape(L, N);
         NN_TRY(effective_weight(m, L, &wb, &wo));
-        if (L->type == NN_CONV2D)
+        m->convws_cols_of = -1;
+        if (L->type == NN_CONV2D) {
             NN_TRY(op_conv2d_forward(ctx, &s, x, xoff, wb, wo, y, yoff, m->convws));
-        else
+            m->convws_cols_of = (int)(L - m->layers);
+        } else {
             NN_TRY(op_convt2d_forward(ctx, &s, x, xoff, wb, wo, y, yoff, m->convws));
+        }
         if (L->bias)
             NN_TRY(op_bias_add(ctx, N, s.OC, s.OH * s.OW, y, yoff, m->params, L->b));
         return CLGM_OK;
@@ -181,7 +184,15 @@ clgm_status nn_layer_backward(nn_model *m, nn_layer *L, int N, clgm_buf *x, size
         gb = NULL;
         go = 0;
         if (want_params) NN_TRY(weight_grad_target(m, L, &gb, &go));
-        if (L->type == NN_CONV2D)
+        /* The last conv layer of a forward finds its columns still in convws
+         * (nothing after it uses the workspace): dcgan's D saves 2 of 5 of
+         * its largest im2col per step. */
+        int cols_ready = m->convws_cols_of == (int)(L - m->layers);
+        m->convws_cols_of = -1;
+        if (L->type == NN_CONV2D && cols_ready)
+            NN_TRY(op_conv2d_backward_reuse(ctx, &s, x, xoff, wb, wo, dy, dyoff, dx, dxoff, gb,
+                                            go, m->convws));
+        else if (L->type == NN_CONV2D)
             NN_TRY(op_conv2d_backward(ctx, &s, x, xoff, wb, wo, dy, dyoff, dx, dxoff, gb, go,
                                       m->convws));
         else

@@ -41,6 +41,7 @@ static void plan_layout(nn_model *m)
     size_t P = 0, B = 0, A = 0, Wk = 0, CW = 1, gmax = 0;
     size_t mb = (size_t)m->max_batch;
     m->first_param_layer = -1;
+    m->convws_cols_of = -1;
     for (int i = 0; i < m->n_layers; i++) {
         nn_layer *L = &m->layers[i];
         L->w = L->b = L->run_mean = L->run_var = L->sn_u = L->sn_v = NN_NONE;

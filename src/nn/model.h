@@ -61,6 +61,8 @@ typedef struct nn_model {
     int last_training;        /* mode the last forward ran in */
     int first_param_layer;    /* -1 if none */
     int input_grad_only;      /* set during nn_model_backward_input */
+    int convws_cols_of;       /* layer whose forward im2col columns convws
+                               * still holds (its backward reuses them), or -1 */
     /* Philox stream for init and dropout: draws use (seed, rng_offset) and
      * advance rng_offset; save both to resume bit for bit. */
     uint64_t seed, rng_offset;

@@ -242,24 +242,42 @@ clgm_status op_conv2d_forward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x
     return grid_from_col(ctx, &g, w, woff, y, yoff, work);
 }
 
-clgm_status op_conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,
-                               size_t xoff, clgm_buf *w, size_t woff, clgm_buf *dy,
-                               size_t dyoff, clgm_buf *dx, size_t dxoff, clgm_buf *dw,
-                               size_t dwoff, clgm_buf *work)
+static clgm_status conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,
+                                   size_t xoff, clgm_buf *w, size_t woff, clgm_buf *dy,
+                                   size_t dyoff, clgm_buf *dx, size_t dxoff, clgm_buf *dw,
+                                   size_t dwoff, clgm_buf *work, int cols_ready)
 {
     CLGM_TRY(check_call(ctx, s, 0, 0, x, xoff, w, woff, dy, dyoff, "dy", dx, dxoff, dw,
                         dwoff, work));
     if (!dx && !dw) return CLGM_OK;
     geom g = geom_of(s, 0);
     size_t toff = t_off(&g);
-    /* t = dy in GEMM layout, col = im2col(x); then dw, then dx reusing col */
+    /* t = dy in GEMM layout (after col in work: the columns survive), col =
+     * im2col(x) unless the forward's are still there; then dw, then dx
+     * reusing col */
     CLGM_TRY(swap01(ctx, dy, dyoff, g.N, g.Co, g.Ho * g.Wo, work, toff));
     if (dw) {
-        CLGM_TRY(im2col(ctx, &g, x, xoff, work));
+        if (!cols_ready) CLGM_TRY(im2col(ctx, &g, x, xoff, work));
         CLGM_TRY(weight_grad(ctx, &g, dw, dwoff, work));
     }
     if (!dx) return CLGM_OK;
     return image_from_t(ctx, &g, w, woff, dx, dxoff, work);
+}
+
+clgm_status op_conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,
+                               size_t xoff, clgm_buf *w, size_t woff, clgm_buf *dy,
+                               size_t dyoff, clgm_buf *dx, size_t dxoff, clgm_buf *dw,
+                               size_t dwoff, clgm_buf *work)
+{
+    return conv2d_backward(ctx, s, x, xoff, w, woff, dy, dyoff, dx, dxoff, dw, dwoff, work, 0);
+}
+
+clgm_status op_conv2d_backward_reuse(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,
+                                     size_t xoff, clgm_buf *w, size_t woff, clgm_buf *dy,
+                                     size_t dyoff, clgm_buf *dx, size_t dxoff, clgm_buf *dw,
+                                     size_t dwoff, clgm_buf *work)
+{
+    return conv2d_backward(ctx, s, x, xoff, w, woff, dy, dyoff, dx, dxoff, dw, dwoff, work, 1);
 }
 
 clgm_status op_convt2d_forward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,

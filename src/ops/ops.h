@@ -66,6 +66,13 @@ clgm_status op_conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s,
                                clgm_buf *x, size_t xoff, clgm_buf *w, size_t woff,
                                clgm_buf *dy, size_t dyoff, clgm_buf *dx, size_t dxoff,
                                clgm_buf *dw, size_t dwoff, clgm_buf *work);
+/* The same, with `work` still holding the im2col columns that
+ * op_conv2d_forward wrote for this x and shape (nothing has used work since):
+ * the weight gradient skips recomputing them. The caller tracks that. */
+clgm_status op_conv2d_backward_reuse(clgm_ctx *ctx, const op_conv_shape *s,
+                                     clgm_buf *x, size_t xoff, clgm_buf *w, size_t woff,
+                                     clgm_buf *dy, size_t dyoff, clgm_buf *dx, size_t dxoff,
+                                     clgm_buf *dw, size_t dwoff, clgm_buf *work);
 /* ConvTranspose2d, weight (C,OC,KH,KW) as PyTorch stores it, no bias. */
 clgm_status op_convt2d_forward(clgm_ctx *ctx, const op_conv_shape *s,
                                clgm_buf *x, size_t xoff, clgm_buf *w, size_t woff,
