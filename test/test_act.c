@@ -238,6 +238,20 @@ int main(int argc, char **argv)
                  CLGM_ERR_INVALID_ARG, "leaky slope 0 rejected");
     TU_CHECK(op_act_forward(ctx, (op_act)9, 0.0f, 4, NULL, 0, NULL, 0) == CLGM_ERR_INVALID_ARG,
              "unknown activation rejected");
+    /* a buffer shorter than the span is refused with the sizes, never run */
+    clgm_buf *small_buf = NULL, *big_buf = NULL;
+    TU_OK(ctx, clgm_buf_create(ctx, 8 * sizeof(float), &small_buf));
+    TU_OK(ctx, clgm_buf_create(ctx, 16 * sizeof(float), &big_buf));
+    clgm_status st = op_act_forward(ctx, OP_ACT_RELU, 0.0f, 12, big_buf, 0, small_buf, 0);
+    TU_CHECK(st == CLGM_ERR_SHAPE && strstr(clgm_last_error(ctx), "act_forward: y needs floats [0, 12)"),
+             "short output buffer refused: %s", clgm_last_error(ctx));
+    st = op_bias_grad(ctx, 2, 4, 2, big_buf, 0, small_buf, 6);
+    TU_CHECK(st == CLGM_ERR_SHAPE && strstr(clgm_last_error(ctx), "bias_grad: db"),
+             "short bias-gradient buffer refused: %s", clgm_last_error(ctx));
+    TU_CHECK(op_act_forward(ctx, OP_ACT_RELU, 0.0f, 4, NULL, 0, big_buf, 0) ==
+                 CLGM_ERR_INVALID_ARG, "NULL input refused");
+    clgm_buf_release(ctx, small_buf);
+    clgm_buf_release(ctx, big_buf);
 
     clgm_ctx_destroy(ctx);
     return tu_finish("test_act");

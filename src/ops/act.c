@@ -8,15 +8,6 @@
 #define WG OPS_WG
 #define RED_WG 256 /* must match RED_WG in cl/act.cl */
 
-/* Kernels index with int: every index they form must stay below 2^31. */
-static clgm_status check_span(clgm_ctx *ctx, const char *op, size_t off, size_t n)
-{
-    if (n > (size_t)INT32_MAX || off > (size_t)INT32_MAX - n)
-        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
-                         "%s: offset %zu + %zu elements exceed the 2^31 index limit", op, off, n);
-    return CLGM_OK;
-}
-
 static const char *act_name(op_act act)
 {
     switch (act) {
@@ -44,8 +35,8 @@ clgm_status op_act_forward(clgm_ctx *ctx, op_act act, float slope, size_t n,
                            clgm_buf *x, size_t xoff, clgm_buf *y, size_t yoff)
 {
     CLGM_TRY(check_act(ctx, act, slope, "act_forward"));
-    CLGM_TRY(check_span(ctx, "act_forward", xoff, n));
-    CLGM_TRY(check_span(ctx, "act_forward", yoff, n));
+    CLGM_TRY(ops_check_buf(ctx, "act_forward", "x", x, xoff, n));
+    CLGM_TRY(ops_check_buf(ctx, "act_forward", "y", y, yoff, n));
     char kname[32];
     snprintf(kname, sizeof kname, "%s_forward", act_name(act));
     size_t g = n, l = WG;
@@ -58,9 +49,9 @@ clgm_status op_act_backward(clgm_ctx *ctx, op_act act, float slope, size_t n,
                             clgm_buf *dx, size_t dxoff)
 {
     CLGM_TRY(check_act(ctx, act, slope, "act_backward"));
-    CLGM_TRY(check_span(ctx, "act_backward", yoff, n));
-    CLGM_TRY(check_span(ctx, "act_backward", dyoff, n));
-    CLGM_TRY(check_span(ctx, "act_backward", dxoff, n));
+    CLGM_TRY(ops_check_buf(ctx, "act_backward", "y", y, yoff, n));
+    CLGM_TRY(ops_check_buf(ctx, "act_backward", "dy", dy, dyoff, n));
+    CLGM_TRY(ops_check_buf(ctx, "act_backward", "dx", dx, dxoff, n));
     char kname[32];
     snprintf(kname, sizeof kname, "%s_backward", act_name(act));
     size_t g = n, l = WG;
@@ -83,8 +74,8 @@ clgm_status op_bias_add(clgm_ctx *ctx, int N, int C, int HW, clgm_buf *y,
     size_t total = 0;
     CLGM_TRY(check_nchw(ctx, "bias_add", N, C, HW, &total));
     if (total == 0) return CLGM_OK;
-    CLGM_TRY(check_span(ctx, "bias_add", yoff, total));
-    CLGM_TRY(check_span(ctx, "bias_add", boff, (size_t)C));
+    CLGM_TRY(ops_check_buf(ctx, "bias_add", "y", y, yoff, total));
+    CLGM_TRY(ops_check_buf(ctx, "bias_add", "b", b, boff, (size_t)C));
     /* c comes from the range: (HW, C, N), or (C, N) for dense layers. Dim 0
      * groups fit the extent exactly where possible (see GUARD0 in act.cl);
      * later dimensions hold at most 64 work-items (NVIDIA's dim-2 limit). */
@@ -107,8 +98,8 @@ clgm_status op_bias_grad(clgm_ctx *ctx, int N, int C, int HW, clgm_buf *dy,
     size_t total = 0;
     CLGM_TRY(check_nchw(ctx, "bias_grad", N, C, HW, &total));
     if (C == 0) return CLGM_OK;
-    CLGM_TRY(check_span(ctx, "bias_grad", dyoff, total));
-    CLGM_TRY(check_span(ctx, "bias_grad", dboff, (size_t)C));
+    CLGM_TRY(ops_check_buf(ctx, "bias_grad", "dy", dy, dyoff, total));
+    CLGM_TRY(ops_check_buf(ctx, "bias_grad", "db", db, dboff, (size_t)C));
     if (HW == 1) { /* dense: a column per work-item reads coalesced rows */
         size_t g = (size_t)C, l = 64;
         return clgm_launch(ctx, "act", NULL, "bias_grad_cols", 1, &g, &l, "bibiii", dy,

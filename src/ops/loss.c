@@ -2,20 +2,10 @@
  * VAE's KL term and the reparameterization. */
 #include "device/device.h"
 #include "ops/ops.h"
+#include "ops/ops_util.h"
 
 #define WG 256         /* elementwise work-group size */
 #define RED_WG 256     /* must match RED_WG in cl/loss.cl */
-
-
-static clgm_status check_span(clgm_ctx *ctx, const char *op, const char *what, size_t off,
-                              size_t n)
-{
-    if (n > (size_t)INT32_MAX || off > (size_t)INT32_MAX - n)
-        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
-                         "%s: %s offset %zu + %zu elements exceed the 2^31 index limit", op,
-                         what, off, n);
-    return CLGM_OK;
-}
 
 /* One work-item per element (cl/loss.cl says why). Groups depend on n only,
  * so the summation order (and the bits of the result) is the same on every
@@ -32,8 +22,8 @@ static clgm_status loss_begin(clgm_ctx *ctx, const char *op, size_t n, clgm_buf 
                               clgm_buf **partial, size_t *groups)
 {
     if (!loss) return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "%s: loss buffer is NULL", op);
-    CLGM_TRY(check_span(ctx, op, "loss", loff, 1));
-    if (dx) CLGM_TRY(check_span(ctx, op, "dx", dxoff, dx_n));
+    CLGM_TRY(ops_check_buf(ctx, op, "loss", loss, loff, 1));
+    if (dx) CLGM_TRY(ops_check_buf(ctx, op, "dx", dx, dxoff, dx_n));
     *groups = loss_groups(n);
     return clgm_buf_create(ctx, *groups * sizeof(float), partial);
 }
@@ -59,8 +49,8 @@ static clgm_status target_loss(clgm_ctx *ctx, const char *kname, size_t n, clgm_
                                size_t loff, clgm_buf *dx, size_t dxoff)
 {
     if (!x) return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "%s: x is NULL", kname);
-    CLGM_TRY(check_span(ctx, kname, "x", xoff, n));
-    if (target) CLGM_TRY(check_span(ctx, kname, "target", toff, n));
+    CLGM_TRY(ops_check_buf(ctx, kname, "x", x, xoff, n));
+    if (target) CLGM_TRY(ops_check_buf(ctx, kname, "target", target, toff, n));
     clgm_buf *partial = NULL;
     size_t groups = 0;
     CLGM_TRY(loss_begin(ctx, kname, n, loss, loff, dx, dxoff, n, &partial, &groups));
@@ -96,7 +86,7 @@ clgm_status op_hinge(clgm_ctx *ctx, size_t n, clgm_buf *x, size_t xoff, float si
                      size_t loff, clgm_buf *dx, size_t dxoff)
 {
     if (!x) return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "hinge: x is NULL");
-    CLGM_TRY(check_span(ctx, "hinge", "x", xoff, n));
+    CLGM_TRY(ops_check_buf(ctx, "hinge", "x", x, xoff, n));
     clgm_buf *partial = NULL;
     size_t groups = 0;
     CLGM_TRY(loss_begin(ctx, "hinge", n, loss, loff, dx, dxoff, n, &partial, &groups));
@@ -123,7 +113,7 @@ clgm_status op_kl_normal(clgm_ctx *ctx, int B, int L, clgm_buf *h, size_t hoff,
     CLGM_TRY(check_bl(ctx, "kl_normal", B, L));
     if (!h) return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "kl_normal: h is NULL");
     size_t n = (size_t)B * (size_t)L;
-    CLGM_TRY(check_span(ctx, "kl_normal", "h", hoff, 2 * n));
+    CLGM_TRY(ops_check_buf(ctx, "kl_normal", "h", h, hoff, 2 * n));
     clgm_buf *partial = NULL;
     size_t groups = 0;
     CLGM_TRY(loss_begin(ctx, "kl_normal", n, loss, loff, dh, dhoff, 2 * n, &partial,
@@ -140,9 +130,9 @@ clgm_status op_reparam_forward(clgm_ctx *ctx, int B, int L, clgm_buf *h, size_t 
 {
     CLGM_TRY(check_bl(ctx, "reparam_forward", B, L));
     size_t n = (size_t)B * (size_t)L;
-    CLGM_TRY(check_span(ctx, "reparam_forward", "h", hoff, 2 * n));
-    CLGM_TRY(check_span(ctx, "reparam_forward", "eps", eoff, n));
-    CLGM_TRY(check_span(ctx, "reparam_forward", "z", zoff, n));
+    CLGM_TRY(ops_check_buf(ctx, "reparam_forward", "h", h, hoff, 2 * n));
+    CLGM_TRY(ops_check_buf(ctx, "reparam_forward", "eps", eps, eoff, n));
+    CLGM_TRY(ops_check_buf(ctx, "reparam_forward", "z", z, zoff, n));
     size_t g = n, l = WG;
     return clgm_launch(ctx, "loss", NULL, "reparam_forward", 1, &g, &l, "bibibiii", h,
                        (int)hoff, eps, (int)eoff, z, (int)zoff, L, (int)n);
@@ -155,10 +145,10 @@ clgm_status op_reparam_backward(clgm_ctx *ctx, int B, int L, clgm_buf *h,
 {
     CLGM_TRY(check_bl(ctx, "reparam_backward", B, L));
     size_t n = (size_t)B * (size_t)L;
-    CLGM_TRY(check_span(ctx, "reparam_backward", "h", hoff, 2 * n));
-    CLGM_TRY(check_span(ctx, "reparam_backward", "eps", eoff, n));
-    CLGM_TRY(check_span(ctx, "reparam_backward", "dz", dzoff, n));
-    CLGM_TRY(check_span(ctx, "reparam_backward", "dh", dhoff, 2 * n));
+    CLGM_TRY(ops_check_buf(ctx, "reparam_backward", "h", h, hoff, 2 * n));
+    CLGM_TRY(ops_check_buf(ctx, "reparam_backward", "eps", eps, eoff, n));
+    CLGM_TRY(ops_check_buf(ctx, "reparam_backward", "dz", dz, dzoff, n));
+    CLGM_TRY(ops_check_buf(ctx, "reparam_backward", "dh", dh, dhoff, 2 * n));
     size_t g = n, l = WG;
     return clgm_launch(ctx, "loss", NULL, "reparam_backward", 1, &g, &l, "bibibibiii", h,
                        (int)hoff, eps, (int)eoff, dz, (int)dzoff, dh, (int)dhoff, L, (int)n);

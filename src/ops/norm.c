@@ -12,15 +12,6 @@
 #define WG OPS_WG
 #define RED_WG 256 /* must match RED_WG in cl/norm.cl */
 
-static clgm_status check_span(clgm_ctx *ctx, const char *what, size_t off, size_t n)
-{
-    if (n > (size_t)INT32_MAX || off > (size_t)INT32_MAX - n)
-        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
-                         "batchnorm: %s offset %zu + %zu elements exceed the 2^31 index limit",
-                         what, off, n);
-    return CLGM_OK;
-}
-
 /* Launch geometry of an elementwise kernel NAME_rows over (HW, C, N), or
  * NAME_cols over (C, N) when HW == 1; see cl/norm.cl. Dimensions past 0
  * hold at most 64 work-items (NVIDIA's limit for dimension 2). */
@@ -76,12 +67,12 @@ clgm_status op_batchnorm_forward(clgm_ctx *ctx, int training, int N, int C, int 
     if (!x || !y || !gamma || !beta || !run_mean || !run_var)
         return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
                          "batchnorm_forward: x, y, gamma, beta and the running stats are required");
-    CLGM_TRY(check_span(ctx, "x", xoff, total));
-    CLGM_TRY(check_span(ctx, "y", yoff, total));
-    CLGM_TRY(check_span(ctx, "gamma", goff, (size_t)C));
-    CLGM_TRY(check_span(ctx, "beta", boff, (size_t)C));
-    CLGM_TRY(check_span(ctx, "running_mean", rmoff, (size_t)C));
-    CLGM_TRY(check_span(ctx, "running_var", rvoff, (size_t)C));
+    CLGM_TRY(ops_check_buf(ctx, "batchnorm_forward", "x", x, xoff, total));
+    CLGM_TRY(ops_check_buf(ctx, "batchnorm_forward", "y", y, yoff, total));
+    CLGM_TRY(ops_check_buf(ctx, "batchnorm_forward", "gamma", gamma, goff, (size_t)C));
+    CLGM_TRY(ops_check_buf(ctx, "batchnorm_forward", "beta", beta, boff, (size_t)C));
+    CLGM_TRY(ops_check_buf(ctx, "batchnorm_forward", "running_mean", run_mean, rmoff, (size_t)C));
+    CLGM_TRY(ops_check_buf(ctx, "batchnorm_forward", "running_var", run_var, rvoff, (size_t)C));
     if (!training) { /* normalize with the running statistics */
         elem_map e = elem_map_make("bn_eval", N, C, HW);
         return clgm_launch(ctx, "norm", NULL, e.kernel, e.dims, e.global, e.local,
@@ -97,8 +88,8 @@ clgm_status op_batchnorm_forward(clgm_ctx *ctx, int training, int N, int C, int 
     if (!save_mean || !save_invstd)
         return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
                          "batchnorm_forward: training needs save_mean and save_invstd");
-    CLGM_TRY(check_span(ctx, "save_mean", smoff, (size_t)C));
-    CLGM_TRY(check_span(ctx, "save_invstd", sioff, (size_t)C));
+    CLGM_TRY(ops_check_buf(ctx, "batchnorm_forward", "save_mean", save_mean, smoff, (size_t)C));
+    CLGM_TRY(ops_check_buf(ctx, "batchnorm_forward", "save_invstd", save_invstd, sioff, (size_t)C));
     if (HW == 1) {
         size_t g = (size_t)C, l = 64;
         CLGM_TRY(clgm_launch(ctx, "norm", NULL, "bn_stats_cols", 1, &g, &l,
@@ -133,14 +124,14 @@ clgm_status op_batchnorm_backward(clgm_ctx *ctx, int N, int C, int HW, clgm_buf 
     if (!x || !gamma || !save_mean || !save_invstd || !dy || !dgamma || !dbeta)
         return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
                          "batchnorm_backward: only dx may be NULL");
-    CLGM_TRY(check_span(ctx, "x", xoff, total));
-    CLGM_TRY(check_span(ctx, "dy", dyoff, total));
-    if (dx) CLGM_TRY(check_span(ctx, "dx", dxoff, total));
-    CLGM_TRY(check_span(ctx, "gamma", goff, (size_t)C));
-    CLGM_TRY(check_span(ctx, "save_mean", smoff, (size_t)C));
-    CLGM_TRY(check_span(ctx, "save_invstd", sioff, (size_t)C));
-    CLGM_TRY(check_span(ctx, "dgamma", dgoff, (size_t)C));
-    CLGM_TRY(check_span(ctx, "dbeta", dboff, (size_t)C));
+    CLGM_TRY(ops_check_buf(ctx, "batchnorm_backward", "x", x, xoff, total));
+    CLGM_TRY(ops_check_buf(ctx, "batchnorm_backward", "dy", dy, dyoff, total));
+    if (dx) CLGM_TRY(ops_check_buf(ctx, "batchnorm_backward", "dx", dx, dxoff, total));
+    CLGM_TRY(ops_check_buf(ctx, "batchnorm_backward", "gamma", gamma, goff, (size_t)C));
+    CLGM_TRY(ops_check_buf(ctx, "batchnorm_backward", "save_mean", save_mean, smoff, (size_t)C));
+    CLGM_TRY(ops_check_buf(ctx, "batchnorm_backward", "save_invstd", save_invstd, sioff, (size_t)C));
+    CLGM_TRY(ops_check_buf(ctx, "batchnorm_backward", "dgamma", dgamma, dgoff, (size_t)C));
+    CLGM_TRY(ops_check_buf(ctx, "batchnorm_backward", "dbeta", dbeta, dboff, (size_t)C));
 
     clgm_buf *sums; /* (C,2): sum dy, sum dy*xhat per channel */
     CLGM_TRY(clgm_buf_create(ctx, 2 * (size_t)C * sizeof(float), &sums));

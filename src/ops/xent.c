@@ -2,18 +2,10 @@
  * two-stage sum (the classifier's loss). */
 #include "device/device.h"
 #include "ops/ops.h"
+#include "ops/ops_util.h"
 
 #define RED_WG 256     /* must match RED_WG in cl/xent.cl */
 #define MAX_GROUPS 64  /* partials, added by loss.cl's loss_finish */
-
-static clgm_status check_span(clgm_ctx *ctx, const char *what, size_t off, size_t n)
-{
-    if (n > (size_t)INT32_MAX || off > (size_t)INT32_MAX - n)
-        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
-                         "softmax_xent: %s offset %zu + %zu elements exceed the 2^31 index limit",
-                         what, off, n);
-    return CLGM_OK;
-}
 
 clgm_status op_softmax_xent(clgm_ctx *ctx, int B, int K, clgm_buf *logits, size_t loff,
                             clgm_buf *labels, size_t laboff, float scale, clgm_buf *loss,
@@ -25,10 +17,10 @@ clgm_status op_softmax_xent(clgm_ctx *ctx, int B, int K, clgm_buf *logits, size_
     if (!logits || !labels || !loss)
         return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "softmax_xent: logits, labels and loss are required");
     size_t n = (size_t)B * (size_t)K;
-    CLGM_TRY(check_span(ctx, "logits", loff, n));
-    CLGM_TRY(check_span(ctx, "labels", laboff, (size_t)B));
-    CLGM_TRY(check_span(ctx, "loss", lossoff, 1));
-    if (dlogits) CLGM_TRY(check_span(ctx, "dlogits", dloff, n));
+    CLGM_TRY(ops_check_buf(ctx, "softmax_xent", "logits", logits, loff, n));
+    CLGM_TRY(ops_check_buf(ctx, "softmax_xent", "labels", labels, laboff, (size_t)B));
+    CLGM_TRY(ops_check_buf(ctx, "softmax_xent", "loss", loss, lossoff, 1));
+    if (dlogits) CLGM_TRY(ops_check_buf(ctx, "softmax_xent", "dlogits", dlogits, dloff, n));
     /* Groups depend on B only: the same B always sums in the same order. */
     size_t groups = ((size_t)B + RED_WG - 1) / RED_WG;
     if (groups > MAX_GROUPS) groups = MAX_GROUPS;
