@@ -114,6 +114,12 @@ cmp -s s1.png s2.png || fail "same seed gave different images"
 "$clgm" sample $vae -n 10 --cols 5 --seed 4 --out s3.png 2>/dev/null || fail "sample vae"
 cmp -s s1.png s3.png && fail "other seed and model gave the same images"
 "$clgm" sample --help | grep -q "examples:" || fail "sample --help"
+# --png-dir: one 28x28 PNG per image, which the folder loader reads back
+"$clgm" sample $gan --n 20 --seed 3 --out s4.png --png-dir pngs 2>/dev/null || fail "sample --png-dir"
+[ "$(ls pngs | wc -l)" -eq 20 ] || fail "pngs holds $(ls pngs | wc -l) files, want 20"
+size pngs/000019.png 28x28
+"$clgm" train mlp-gan --batch 16 --max-steps 1 --data pngs --out gan-png -q || fail "train on the sampled PNG folder"
+err 1 "cannot create folder" sample $gan --n 2 --out s5.png --png-dir missing-dir/sub
 err 1 "cannot open" sample missing.safetensors
 
 # interpolate: rows x steps, linear and slerp.

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "app/dataset.h"
 #include "app/image_grid.h"
@@ -43,6 +44,24 @@ static int write_png(const char *cmd, const char *path, const gm_model *m, const
     return 0;
 }
 
+/* One PNG per image, DIR/000000.png on: the form `clgm eval --samples DIR`
+ * and `clgm train --data DIR` read for any channel count and size. */
+static int write_png_dir(const char *cmd, const char *dir, const gm_model *m, const float *img,
+                         int n)
+{
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return cli_error(cmd, "cannot create folder %s: %s", dir, strerror(errno));
+    size_t pixels = (size_t)m->img_c * m->img_h * m->img_w;
+    for (int i = 0; i < n; i++) {
+        char path[4096], err[512];
+        snprintf(path, sizeof path, "%s/%06d.png", dir, i);
+        if (grid_write_png(path, img + (size_t)i * pixels, 1, m->img_c, m->img_h, m->img_w, 0, 1,
+                           1, 0, err, sizeof err) != CLGM_OK)
+            return cli_error(cmd, "%s", err);
+    }
+    return 0;
+}
+
 /* ---- clgm sample ---- */
 
 static void sample_help(void)
@@ -50,13 +69,15 @@ static void sample_help(void)
     printf("usage: clgm sample CKPT [options]\n\n"
            "Draws images from a checkpoint (GAN or VAE) with latent codes z ~ N(0, I) and\n"
            "writes them as a PNG grid; --idx also writes them as an IDX image file (grey\n"
-           "models) that other tools and `clgm train --data` read.\n\n"
+           "models) and --png-dir as one PNG per image (any model), both of which other\n"
+           "tools, `clgm eval --samples` and `clgm train --data` read.\n\n"
            "options:\n"
            "  -n, --n N           number of images (default 64)\n"
            "  --seed N            noise seed (default 0; same seed, same images)\n"
            "  --cols N            grid columns (default ceil(sqrt(n)))\n"
            "  -o, --out FILE      PNG grid (default samples.png)\n"
            "  --idx FILE          also write the images as IDX (gzipped when FILE ends in .gz)\n"
+           "  --png-dir DIR       also write each image as DIR/NNNNNN.png (DIR is created)\n"
            "  -d, --device SEL    device (default: $CLGM_DEVICE, else the best GPU, else CPU)\n\n"
            "examples:\n"
            "  clgm sample runs/dcgan/checkpoint.safetensors --out dcgan.png\n"
@@ -66,13 +87,13 @@ static void sample_help(void)
 
 int cmd_sample(int argc, char **argv)
 {
-    enum { O_SEED = 256, O_COLS, O_IDX };
+    enum { O_SEED = 256, O_COLS, O_IDX, O_PNG_DIR };
     static const struct option opts[] = {
         {"n", required_argument, 0, 'n'}, {"seed", required_argument, 0, O_SEED},
         {"cols", required_argument, 0, O_COLS}, {"out", required_argument, 0, 'o'},
-        {"idx", required_argument, 0, O_IDX}, {"device", required_argument, 0, 'd'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    const char *out = "samples.png", *idx = NULL, *device = NULL;
+        {"idx", required_argument, 0, O_IDX}, {"png-dir", required_argument, 0, O_PNG_DIR},
+        {"device", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *out = "samples.png", *idx = NULL, *png_dir = NULL, *device = NULL;
     long n = 64, cols = 0, seed = 0;
     int c;
     opterr = 0;
@@ -83,6 +104,7 @@ int cmd_sample(int argc, char **argv)
         case O_COLS: if (!cli_parse_long("sample", optarg, "--cols", 1, 100000, &cols)) return 2; break;
         case 'o': out = optarg; break;
         case O_IDX: idx = optarg; break;
+        case O_PNG_DIR: png_dir = optarg; break;
         case 'd': device = optarg; break;
         case 'h': sample_help(); return 0;
         default: return bad_option("sample", argv);
@@ -116,9 +138,11 @@ int cmd_sample(int argc, char **argv)
         if (ds_write_idx(idx, (int)n, m->img_h, m->img_w, img, err, sizeof err) != CLGM_OK)
             rc = cli_error("sample", "%s", err);
     }
+    if (!rc && png_dir) rc = write_png_dir("sample", png_dir, m, img, (int)n);
     if (!rc)
-        fprintf(stderr, "clgm sample: %ld images from %s (%s) -> %s%s%s\n", n, ckpt, m->name, out,
-                idx ? ", " : "", idx ? idx : "");
+        fprintf(stderr, "clgm sample: %ld images from %s (%s) -> %s%s%s%s%s\n", n, ckpt, m->name,
+                out, idx ? ", " : "", idx ? idx : "", png_dir ? ", " : "",
+                png_dir ? png_dir : "");
     free(img);
     gm_destroy(m);
     clgm_ctx_destroy(ctx);
