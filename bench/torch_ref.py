@@ -61,6 +61,34 @@ def read_idx(path):
     return np.frombuffer(data, np.uint8, offset=16).reshape(n, 1, h, w).astype(np.float32) / 255.0
 
 
+def read_png_dir(path, shape):
+    """A folder of PNG/JPEG images in name order, converted to the model's
+    channels and size as clgm's folder loader does (values in [0, 1])."""
+    from PIL import Image
+    c, h, w = shape
+    names = sorted(f for f in os.listdir(path) if f.lower().endswith((".png", ".jpg", ".jpeg")))
+    if not names:
+        raise ValueError("%s: no PNG or JPEG images" % path)
+    out = np.empty((len(names), c, h, w), np.float32)
+    for i, name in enumerate(names):
+        im = Image.open(os.path.join(path, name)).convert("L" if c == 1 else "RGB")
+        if im.size != (w, h):
+            im = im.resize((w, h), Image.BICUBIC)
+        a = np.asarray(im, np.float32) / 255.0
+        out[i] = a[None] if c == 1 else a.transpose(2, 0, 1)
+    return out
+
+
+def write_png_dir(path, images01):
+    """One PNG per image, NNNNNN.png, as `clgm sample --png-dir` writes them."""
+    from PIL import Image
+    os.makedirs(path, exist_ok=True)
+    u8 = (np.clip(images01, 0, 1) * 255 + 0.5).astype(np.uint8)
+    for i, a in enumerate(u8):
+        im = Image.fromarray(a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0))
+        im.save(os.path.join(path, "%06d.png" % i))
+
+
 def write_idx(path, images01):
     n, _, h, w = images01.shape
     raw = struct.pack(">IIII", 0x803, n, h, w) + (np.clip(images01, 0, 1) * 255 + 0.5).astype(np.uint8).tobytes()
@@ -311,7 +339,12 @@ def main():
     ap.add_argument("--epochs", type=int, default=0, help="full epochs (quality mode)")
     ap.add_argument("--latent", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--samples", default="", help="write N generated images as IDX (.gz) here")
+    ap.add_argument("--data", default="",
+                    help="training images: an IDX file or a folder of PNG/JPEG images (default: "
+                         "Fashion-MNIST's training set)")
+    ap.add_argument("--samples", default="",
+                    help="write N generated images here: IDX (.gz) for a file name, one PNG per "
+                         "image for a name ending in /")
     ap.add_argument("--n-samples", type=int, default=10000)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -325,7 +358,10 @@ def main():
         tr = VaeGanTrainer(p)
     else:
         sys.exit("torch_ref.py: preset %s (family %s) is not supported here" % (a.preset, p["family"]))
-    data = torch.from_numpy(read_idx(os.path.join(DATA_DIR, "train-images-idx3-ubyte.gz")))
+    if a.data and os.path.isdir(a.data):
+        data = torch.from_numpy(read_png_dir(a.data, p["image"]))
+    else:
+        data = torch.from_numpy(read_idx(a.data or os.path.join(DATA_DIR, "train-images-idx3-ubyte.gz")))
     n = data.shape[0]
     if a.steps:
         # time the steady state, as bench_train does: past vae-gan's pretraining
@@ -352,7 +388,11 @@ def main():
         test = torch.from_numpy(read_idx(os.path.join(DATA_DIR, "t10k-images-idx3-ubyte.gz")))
         print(json.dumps({"test_neg_elbo_nats": tr.neg_elbo(test)}), flush=True)
     if a.samples:
-        write_idx(a.samples, tr.sample(a.n_samples).numpy())
+        imgs = tr.sample(a.n_samples).numpy()
+        if a.samples.endswith("/"):
+            write_png_dir(a.samples, imgs)
+        else:
+            write_idx(a.samples, imgs)
         print("wrote %d samples to %s" % (a.n_samples, a.samples))
 
 
