@@ -71,6 +71,20 @@ python3 -c "import sys; sys.exit(0 if $7 <= $6 + 1 and $1 >= 0 and $2 >= 0 else 
 grep -q "^FCD" table.txt && grep -q "train (floor)" table.txt && grep -q "^recall (k=3)" table.txt ||
     fail "eval table: $(cat table.txt)"
 
+# An RGB 64x64 generator: its checkpoint is refused with the way round, and
+# its samples as a PNG folder are resized to the classifier's 28x28 grey.
+"$clgm" sample vae/checkpoint.safetensors --n 40 --out s40.png --png-dir vae-png > /dev/null 2>&1 ||
+    fail "sample --png-dir"
+"$clgm" train dcgan64 --data vae-png --batch 4 --max-steps 1 --out g64 -q > g64.log 2>&1 ||
+    fail "train dcgan64 on a PNG folder: $(cat g64.log)"
+"$clgm" eval g64/checkpoint.safetensors $common > err.txt 2>&1 && fail "eval of a 64x64 RGB checkpoint succeeded"
+grep -q "png-dir" err.txt || fail "no way round in: $(cat err.txt)"
+"$clgm" sample g64/checkpoint.safetensors --n 40 --out g64.png --png-dir g64-png > /dev/null 2>&1 ||
+    fail "sample --png-dir from dcgan64"
+"$clgm" eval --samples g64-png $common --n 40 --json > g64.json 2>eval.err ||
+    fail "eval --samples of a 64x64 RGB folder: $(cat eval.err)"
+python3 tool.py json g64.json fcd n_samples > /dev/null || fail "eval JSON: $(cat g64.json)"
+
 # The test set scored against itself: FCD 0, precision and recall 1.
 "$clgm" eval --samples data/t10k-images-idx3-ubyte.gz $common --json > self.json 2>eval.err ||
     fail "eval self: $(cat eval.err)"

@@ -195,7 +195,9 @@ static int run(const eval_opts *o)
             goto done;
         }
         if (m->img_c != C || m->img_h != H || m->img_w != W) {
-            rc = cli_error(CMD, "%s makes [%d,%d,%d] images; the classifier reads [%d,%d,%d]",
+            rc = cli_error(CMD, "%s makes [%d,%d,%d] images; the classifier reads [%d,%d,%d] "
+                           "(write the samples with clgm sample CKPT --n 10000 --png-dir DIR "
+                           "and score DIR with --samples: a folder is resized and converted)",
                            o->ckpt, m->img_c, m->img_h, m->img_w, C, H, W);
             goto done;
         }
