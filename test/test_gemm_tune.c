@@ -104,7 +104,7 @@ int main(void)
     TU_CHECK(getenv("CLGM_GEMM") == NULL && getenv("CLGM_GEMM_PARAMS") == NULL,
              "the tuner restores the environment");
     char written[1200];
-    TU_OK(ctx, gemm_profile_write(ctx, &cands[best].params, written, sizeof written));
+    TU_OK(ctx, gemm_profile_write(ctx, &cands[best].params, NULL, written, sizeof written));
     TU_CHECK(!strcmp(written, path), "written where it is looked for");
     TU_CHECK(access(path, R_OK) == 0, "profile file exists");
     TU_OK(ctx, gemm_params_get(ctx, &p));
@@ -115,7 +115,7 @@ int main(void)
     gemm_params mine = builtin;
     mine.backend = GEMM_OWN;
     mine.lx = 4, mine.ly = 2, mine.nt_tt = 0;
-    TU_OK(ctx, gemm_profile_write(ctx, &mine, written, sizeof written));
+    TU_OK(ctx, gemm_profile_write(ctx, &mine, NULL, written, sizeof written));
     TU_OK(ctx, gemm_params_get(ctx, &p));
     TU_CHECK(same_params(&p, &mine), "a stored profile is picked up (lx %d ly %d)", p.lx, p.ly);
     check_product(ctx, 37, 45, 29, "gemm with the stored profile");
@@ -152,7 +152,7 @@ int main(void)
     ctx->cache_dir[0] = 0;
     gemm_profile_forget();
     TU_CHECK(gemm_profile_path(ctx, path, sizeof path) == 0, "no path when the cache is off");
-    TU_CHECK(gemm_profile_write(ctx, &mine, written, sizeof written) != CLGM_OK,
+    TU_CHECK(gemm_profile_write(ctx, &mine, NULL, written, sizeof written) != CLGM_OK,
              "writing needs a cache dir");
     snprintf(ctx->cache_dir, sizeof ctx->cache_dir, "%s", saved);
     gemm_profile_forget();

@@ -109,8 +109,9 @@ static void profile_identity(const clgm_ctx *ctx, char *out, size_t len)
 
 /* 1 with *p filled when a valid profile for this device exists. Anything
  * unexpected (truncated, another device, bad values) means "no profile". */
-static int profile_load(const clgm_ctx *ctx, gemm_params *p)
+static int profile_load(const clgm_ctx *ctx, gemm_params *p, char *kernels, size_t klen)
 {
+    kernels[0] = 0;
     char path[1200];
     if (!gemm_profile_path(ctx, path, sizeof path)) return 0;
     FILE *f = fopen(path, "rb");
@@ -135,6 +136,10 @@ static int profile_load(const clgm_ctx *ctx, gemm_params *p)
     else return 0;
     if (parse_params(NULL, "profile", params, &q) != CLGM_OK) return 0;
     *p = q;
+    /* Optional (profiles from before the non-GEMM kernels were tuned lack
+     * it); ops/kernel_params.c parses it. */
+    char k[128];
+    if (sscanf(rest + used, "kernels: %127s", k) == 1) snprintf(kernels, klen, "%s", k);
     return 1;
 }
 
@@ -144,6 +149,7 @@ static struct {
     char device[128], dir[1024];
     int have;
     gemm_params params;
+    char kernels[128]; /* the `kernels:` line, "" when absent */
 } profile_memo;
 
 void gemm_profile_forget(void)
@@ -151,20 +157,35 @@ void gemm_profile_forget(void)
     profile_memo.ctx = NULL;
 }
 
-static int profile_get(const clgm_ctx *ctx, gemm_params *p)
+static void profile_refresh(const clgm_ctx *ctx)
 {
     if (profile_memo.ctx != ctx || strcmp(profile_memo.device, ctx->info.name) ||
         strcmp(profile_memo.dir, ctx->cache_dir)) {
         profile_memo.ctx = ctx;
         snprintf(profile_memo.device, sizeof profile_memo.device, "%s", ctx->info.name);
         snprintf(profile_memo.dir, sizeof profile_memo.dir, "%s", ctx->cache_dir);
-        profile_memo.have = profile_load(ctx, &profile_memo.params);
+        profile_memo.have = profile_load(ctx, &profile_memo.params, profile_memo.kernels,
+                                         sizeof profile_memo.kernels);
     }
+}
+
+static int profile_get(const clgm_ctx *ctx, gemm_params *p)
+{
+    profile_refresh(ctx);
     if (profile_memo.have) *p = profile_memo.params;
     return profile_memo.have;
 }
 
-clgm_status gemm_profile_write(clgm_ctx *ctx, const gemm_params *p, char *path, size_t len)
+int gemm_profile_kernels(const clgm_ctx *ctx, char *out, size_t len)
+{
+    profile_refresh(ctx);
+    if (!profile_memo.have || !profile_memo.kernels[0]) return 0;
+    snprintf(out, len, "%s", profile_memo.kernels);
+    return 1;
+}
+
+clgm_status gemm_profile_write(clgm_ctx *ctx, const gemm_params *p, const char *kernels,
+                               char *path, size_t len)
 {
     if (!gemm_profile_path(ctx, path, len))
         return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
@@ -177,6 +198,7 @@ clgm_status gemm_profile_write(clgm_ctx *ctx, const gemm_params *p, char *path, 
     if (!f) return clgm_fail(ctx, CLGM_ERR_IO, "cannot write %s", tmp);
     int bad = fprintf(f, "%s\n%sbackend: %s\nparams: %s\n", profile_magic, id,
                       gemm_backend_name(p->backend), params) < 0;
+    if (kernels && *kernels) bad |= fprintf(f, "kernels: %s\n", kernels) < 0;
     bad |= fclose(f) != 0;
     if (bad || rename(tmp, path) != 0) {
         remove(tmp);

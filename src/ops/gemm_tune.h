@@ -67,8 +67,13 @@ void gemm_params_format(const gemm_params *p, char *out, size_t len);
  * used. A file that does not parse is ignored. */
 /* The profile's path for ctx's device; 0 when the cache is off. */
 int gemm_profile_path(const clgm_ctx *ctx, char *out, size_t len);
-/* Writes p as the device's profile (atomically); path receives the file. */
-clgm_status gemm_profile_write(clgm_ctx *ctx, const gemm_params *p, char *path, size_t len);
+/* Writes p, and the non-GEMM kernel parameters `kernels` ("ew=..,rw=..",
+ * ops/kernel_params.h; NULL or "" for none), as the device's profile
+ * (atomically); path receives the file. */
+clgm_status gemm_profile_write(clgm_ctx *ctx, const gemm_params *p, const char *kernels,
+                               char *path, size_t len);
+/* 1 with the stored profile's `kernels:` text in out, 0 when there is none. */
+int gemm_profile_kernels(const clgm_ctx *ctx, char *out, size_t len);
 /* Drops the remembered lookup (the next GEMM reads the file again). */
 void gemm_profile_forget(void);
 

@@ -4,37 +4,38 @@
 #include "ops/ops.h"
 #include "ops/ops_util.h"
 
-#define WG 256         /* elementwise work-group size */
-#define RED_WG 256     /* must match RED_WG in cl/loss.cl */
 
 /* One work-item per element (cl/loss.cl says why). Groups depend on n only,
  * so the summation order (and the bits of the result) is the same on every
  * call with the same n. */
-static size_t loss_groups(size_t n)
+static size_t loss_groups(size_t n, size_t wg)
 {
-    size_t g = (n + RED_WG - 1) / RED_WG;
+    size_t g = (n + wg - 1) / wg;
     return g < 1 ? 1 : g;
 }
 
-/* Checks the loss/dx arguments and takes the partial-sums scratch. */
+/* Checks the loss/dx arguments, looks up the reduction size and takes the
+ * partial-sums scratch. */
 static clgm_status loss_begin(clgm_ctx *ctx, const char *op, size_t n, clgm_buf *loss,
                               size_t loff, clgm_buf *dx, size_t dxoff, size_t dx_n,
-                              clgm_buf **partial, size_t *groups)
+                              ops_red *r, clgm_buf **partial, size_t *groups)
 {
     if (!loss) return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "%s: loss buffer is NULL", op);
     CLGM_TRY(ops_check_buf(ctx, op, "loss", loss, loff, 1));
     if (dx) CLGM_TRY(ops_check_buf(ctx, op, "dx", dx, dxoff, dx_n));
-    *groups = loss_groups(n);
+    CLGM_TRY(ops_red_get(ctx, r));
+    *groups = loss_groups(n, r->wg);
     return clgm_buf_create(ctx, *groups * sizeof(float), partial);
 }
 
 /* After the loss kernel (status st): loss[loff] = scale * sum of partials. */
-static clgm_status loss_end(clgm_ctx *ctx, clgm_status st, clgm_buf *partial,
-                            size_t groups, float scale, clgm_buf *loss, size_t loff)
+static clgm_status loss_end(clgm_ctx *ctx, clgm_status st, const ops_red *r,
+                            clgm_buf *partial, size_t groups, float scale, clgm_buf *loss,
+                            size_t loff)
 {
     if (st == CLGM_OK) {
-        size_t g = RED_WG, l = RED_WG;
-        st = clgm_launch(ctx, "loss", NULL, "loss_finish", 1, &g, &l, "bifbi", partial,
+        size_t g = r->wg, l = r->wg;
+        st = clgm_launch(ctx, "loss", r->o, "loss_finish", 1, &g, &l, "bifbi", partial,
                          (int)groups, (double)scale, loss, (int)loff);
     }
     clgm_buf_release(ctx, partial);
@@ -53,14 +54,15 @@ static clgm_status target_loss(clgm_ctx *ctx, const char *kname, size_t n, clgm_
     if (target) CLGM_TRY(ops_check_buf(ctx, kname, "target", target, toff, n));
     clgm_buf *partial = NULL;
     size_t groups = 0;
-    CLGM_TRY(loss_begin(ctx, kname, n, loss, loff, dx, dxoff, n, &partial, &groups));
-    size_t g = groups * RED_WG, l = RED_WG;
-    clgm_status st = clgm_launch(ctx, "loss", NULL, kname, 1, &g, &l, "bibiififbbii", x,
+    ops_red r;
+    CLGM_TRY(loss_begin(ctx, kname, n, loss, loff, dx, dxoff, n, &r, &partial, &groups));
+    size_t g = groups * r.wg, l = r.wg;
+    clgm_status st = clgm_launch(ctx, "loss", r.o, kname, 1, &g, &l, "bibiififbbii", x,
                                  (int)xoff, target ? target : x, target ? (int)toff : 0,
                                  target != NULL, (double)target_const, (int)n,
                                  (double)scale, partial, dx ? dx : x, dx ? (int)dxoff : 0,
                                  dx != NULL);
-    return loss_end(ctx, st, partial, groups, scale, loss, loff);
+    return loss_end(ctx, st, &r, partial, groups, scale, loss, loff);
 }
 
 clgm_status op_bce_logits(clgm_ctx *ctx, size_t n, clgm_buf *x, size_t xoff,
@@ -89,13 +91,14 @@ clgm_status op_hinge(clgm_ctx *ctx, size_t n, clgm_buf *x, size_t xoff, float si
     CLGM_TRY(ops_check_buf(ctx, "hinge", "x", x, xoff, n));
     clgm_buf *partial = NULL;
     size_t groups = 0;
-    CLGM_TRY(loss_begin(ctx, "hinge", n, loss, loff, dx, dxoff, n, &partial, &groups));
-    size_t g = groups * RED_WG, l = RED_WG;
-    clgm_status st = clgm_launch(ctx, "loss", NULL, "hinge", 1, &g, &l, "biffiifbbii", x,
+    ops_red r;
+    CLGM_TRY(loss_begin(ctx, "hinge", n, loss, loff, dx, dxoff, n, &r, &partial, &groups));
+    size_t g = groups * r.wg, l = r.wg;
+    clgm_status st = clgm_launch(ctx, "loss", r.o, "hinge", 1, &g, &l, "biffiifbbii", x,
                                  (int)xoff, (double)sign, (double)margin, use_relu != 0,
                                  (int)n, (double)scale, partial, dx ? dx : x,
                                  dx ? (int)dxoff : 0, dx != NULL);
-    return loss_end(ctx, st, partial, groups, scale, loss, loff);
+    return loss_end(ctx, st, &r, partial, groups, scale, loss, loff);
 }
 
 static clgm_status check_bl(clgm_ctx *ctx, const char *op, int B, int L)
@@ -116,13 +119,14 @@ clgm_status op_kl_normal(clgm_ctx *ctx, int B, int L, clgm_buf *h, size_t hoff,
     CLGM_TRY(ops_check_buf(ctx, "kl_normal", "h", h, hoff, 2 * n));
     clgm_buf *partial = NULL;
     size_t groups = 0;
-    CLGM_TRY(loss_begin(ctx, "kl_normal", n, loss, loff, dh, dhoff, 2 * n, &partial,
-                        &groups));
-    size_t g = groups * RED_WG, l = RED_WG;
-    clgm_status st = clgm_launch(ctx, "loss", NULL, "kl_normal", 1, &g, &l, "biiifbbii", h,
+    ops_red r;
+    CLGM_TRY(loss_begin(ctx, "kl_normal", n, loss, loff, dh, dhoff, 2 * n, &r,
+                        &partial, &groups));
+    size_t g = groups * r.wg, l = r.wg;
+    clgm_status st = clgm_launch(ctx, "loss", r.o, "kl_normal", 1, &g, &l, "biiifbbii", h,
                                  (int)hoff, L, (int)n, (double)scale, partial,
                                  dh ? dh : h, dh ? (int)dhoff : 0, dh != NULL);
-    return loss_end(ctx, st, partial, groups, scale, loss, loff);
+    return loss_end(ctx, st, &r, partial, groups, scale, loss, loff);
 }
 
 clgm_status op_reparam_forward(clgm_ctx *ctx, int B, int L, clgm_buf *h, size_t hoff,
@@ -133,8 +137,11 @@ clgm_status op_reparam_forward(clgm_ctx *ctx, int B, int L, clgm_buf *h, size_t 
     CLGM_TRY(ops_check_buf(ctx, "reparam_forward", "h", h, hoff, 2 * n));
     CLGM_TRY(ops_check_buf(ctx, "reparam_forward", "eps", eps, eoff, n));
     CLGM_TRY(ops_check_buf(ctx, "reparam_forward", "z", z, zoff, n));
-    size_t g = n, l = WG;
-    return clgm_launch(ctx, "loss", NULL, "reparam_forward", 1, &g, &l, "bibibiii", h,
+    ops_red r;
+    CLGM_TRY(ops_red_get(ctx, &r));
+    size_t g = n, l;
+    CLGM_TRY(ops_ew_local(ctx, &l));
+    return clgm_launch(ctx, "loss", r.o, "reparam_forward", 1, &g, &l, "bibibiii", h,
                        (int)hoff, eps, (int)eoff, z, (int)zoff, L, (int)n);
 }
 
@@ -149,7 +156,10 @@ clgm_status op_reparam_backward(clgm_ctx *ctx, int B, int L, clgm_buf *h,
     CLGM_TRY(ops_check_buf(ctx, "reparam_backward", "eps", eps, eoff, n));
     CLGM_TRY(ops_check_buf(ctx, "reparam_backward", "dz", dz, dzoff, n));
     CLGM_TRY(ops_check_buf(ctx, "reparam_backward", "dh", dh, dhoff, 2 * n));
-    size_t g = n, l = WG;
-    return clgm_launch(ctx, "loss", NULL, "reparam_backward", 1, &g, &l, "bibibibiii", h,
+    ops_red r;
+    CLGM_TRY(ops_red_get(ctx, &r));
+    size_t g = n, l;
+    CLGM_TRY(ops_ew_local(ctx, &l));
+    return clgm_launch(ctx, "loss", r.o, "reparam_backward", 1, &g, &l, "bibibibiii", h,
                        (int)hoff, eps, (int)eoff, dz, (int)dzoff, dh, (int)dhoff, L, (int)n);
 }

@@ -9,8 +9,6 @@
 #include "ops/ops.h"
 #include "ops/ops_util.h"
 
-#define WG OPS_WG
-#define RED_WG 256 /* must match RED_WG in cl/norm.cl */
 
 /* Launch geometry of an elementwise kernel NAME_rows over (HW, C, N), or
  * NAME_cols over (C, N) when HW == 1; see cl/norm.cl. Dimensions past 0
@@ -21,7 +19,7 @@ typedef struct elem_map {
     size_t global[3], local[3];
 } elem_map;
 
-static elem_map elem_map_make(const char *name, int N, int C, int HW)
+static elem_map elem_map_make(const char *name, int N, int C, int HW, size_t wg)
 {
     elem_map e;
     int cols = HW == 1;
@@ -30,17 +28,18 @@ static elem_map elem_map_make(const char *name, int N, int C, int HW)
     e.global[0] = cols ? (size_t)C : (size_t)HW;
     e.global[1] = cols ? (size_t)N : (size_t)C;
     e.global[2] = (size_t)N;
-    e.local[0] = ops_dim0_local(e.global[0]);
-    e.local[1] = ops_min(ops_min(e.global[1], WG / e.local[0]), 64);
-    e.local[2] = cols ? 1 : ops_min(ops_min(e.global[2], WG / (e.local[0] * e.local[1])), 64);
+    e.local[0] = ops_dim0_local(e.global[0], wg);
+    e.local[1] = ops_min(ops_min(e.global[1], wg / e.local[0]), 64);
+    e.local[2] = cols ? 1 : ops_min(ops_min(e.global[2], wg / (e.local[0] * e.local[1])), 64);
     return e;
 }
 
-/* Width of the (chunk, n) grid inside a per-channel work-group: the power of
- * two covering a row's 8-float chunks, at most RED_WG (see cl/norm.cl). */
-static int group_lx(int HW)
+/* Width of the (chunk, n) grid inside a per-channel work-group of rw items:
+ * the power of two covering a row's 8-float chunks, at most rw (see
+ * cl/norm.cl). */
+static int group_lx(int HW, int rw)
 {
-    return (int)ops_pow2_cover(((size_t)HW + 7) / 8, RED_WG);
+    return (int)ops_pow2_cover(((size_t)HW + 7) / 8, (size_t)rw);
 }
 
 static clgm_status check_shape(clgm_ctx *ctx, const char *op, int N, int C, int HW,
@@ -64,6 +63,10 @@ clgm_status op_batchnorm_forward(clgm_ctx *ctx, int training, int N, int C, int 
 {
     size_t total = 0;
     CLGM_TRY(check_shape(ctx, "batchnorm_forward", N, C, HW, &total));
+    ops_kparams kp;
+    CLGM_TRY(ops_kparams_get(ctx, &kp));
+    char opt[32];
+    const char *o = ops_red_options(&kp, opt, sizeof opt);
     if (!x || !y || !gamma || !beta || !run_mean || !run_var)
         return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
                          "batchnorm_forward: x, y, gamma, beta and the running stats are required");
@@ -74,8 +77,8 @@ clgm_status op_batchnorm_forward(clgm_ctx *ctx, int training, int N, int C, int 
     CLGM_TRY(ops_check_buf(ctx, "batchnorm_forward", "running_mean", run_mean, rmoff, (size_t)C));
     CLGM_TRY(ops_check_buf(ctx, "batchnorm_forward", "running_var", run_var, rvoff, (size_t)C));
     if (!training) { /* normalize with the running statistics */
-        elem_map e = elem_map_make("bn_eval", N, C, HW);
-        return clgm_launch(ctx, "norm", NULL, e.kernel, e.dims, e.global, e.local,
+        elem_map e = elem_map_make("bn_eval", N, C, HW, (size_t)kp.ew);
+        return clgm_launch(ctx, "norm", o, e.kernel, e.dims, e.global, e.local,
                            "biiiibibifbibibi", x, (int)xoff, N, C, HW, run_mean, (int)rmoff,
                            run_var, (int)rvoff, (double)eps, gamma, (int)goff, beta,
                            (int)boff, y, (int)yoff);
@@ -92,20 +95,20 @@ clgm_status op_batchnorm_forward(clgm_ctx *ctx, int training, int N, int C, int 
     CLGM_TRY(ops_check_buf(ctx, "batchnorm_forward", "save_invstd", save_invstd, sioff, (size_t)C));
     if (HW == 1) {
         size_t g = (size_t)C, l = 64;
-        CLGM_TRY(clgm_launch(ctx, "norm", NULL, "bn_stats_cols", 1, &g, &l,
+        CLGM_TRY(clgm_launch(ctx, "norm", o, "bn_stats_cols", 1, &g, &l,
                              "biiiffbibibibi", x, (int)xoff, N, C, (double)eps,
                              (double)momentum, save_mean, (int)smoff, save_invstd,
                              (int)sioff, run_mean, (int)rmoff, run_var, (int)rvoff));
     } else {
-        size_t g = (size_t)C * RED_WG, l = RED_WG;
-        CLGM_TRY(clgm_launch(ctx, "norm", NULL, "bn_stats_groups", 1, &g, &l,
-                             "biiiiiffbibibibi", x, (int)xoff, N, C, HW, group_lx(HW),
+        size_t g = (size_t)C * (size_t)kp.rw, l = (size_t)kp.rw;
+        CLGM_TRY(clgm_launch(ctx, "norm", o, "bn_stats_groups", 1, &g, &l,
+                             "biiiiiffbibibibi", x, (int)xoff, N, C, HW, group_lx(HW, kp.rw),
                              (double)eps, (double)momentum, save_mean, (int)smoff,
                              save_invstd, (int)sioff, run_mean, (int)rmoff, run_var,
                              (int)rvoff));
     }
-    elem_map e = elem_map_make("bn_apply", N, C, HW);
-    return clgm_launch(ctx, "norm", NULL, e.kernel, e.dims, e.global, e.local,
+    elem_map e = elem_map_make("bn_apply", N, C, HW, (size_t)kp.ew);
+    return clgm_launch(ctx, "norm", o, e.kernel, e.dims, e.global, e.local,
                        "biiiibibibibibi", x, (int)xoff, N, C, HW, save_mean, (int)smoff,
                        save_invstd, (int)sioff, gamma, (int)goff, beta, (int)boff, y,
                        (int)yoff);
@@ -121,6 +124,10 @@ clgm_status op_batchnorm_backward(clgm_ctx *ctx, int N, int C, int HW, clgm_buf 
 {
     size_t total = 0;
     CLGM_TRY(check_shape(ctx, "batchnorm_backward", N, C, HW, &total));
+    ops_kparams kp;
+    CLGM_TRY(ops_kparams_get(ctx, &kp));
+    char opt[32];
+    const char *o = ops_red_options(&kp, opt, sizeof opt);
     if (!x || !gamma || !save_mean || !save_invstd || !dy || !dgamma || !dbeta)
         return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
                          "batchnorm_backward: only dx may be NULL");
@@ -138,19 +145,19 @@ clgm_status op_batchnorm_backward(clgm_ctx *ctx, int N, int C, int HW, clgm_buf 
     clgm_status st;
     if (HW == 1) {
         size_t g = (size_t)C, l = 64;
-        st = clgm_launch(ctx, "norm", NULL, "bn_sums_cols", 1, &g, &l, "bibiiibibibibib", x,
+        st = clgm_launch(ctx, "norm", o, "bn_sums_cols", 1, &g, &l, "bibiiibibibibib", x,
                          (int)xoff, dy, (int)dyoff, N, C, save_mean, (int)smoff, save_invstd,
                          (int)sioff, dgamma, (int)dgoff, dbeta, (int)dboff, sums);
     } else {
-        size_t g = (size_t)C * RED_WG, l = RED_WG;
-        st = clgm_launch(ctx, "norm", NULL, "bn_sums_groups", 1, &g, &l,
+        size_t g = (size_t)C * (size_t)kp.rw, l = (size_t)kp.rw;
+        st = clgm_launch(ctx, "norm", o, "bn_sums_groups", 1, &g, &l,
                          "bibiiiiibibibibib", x, (int)xoff, dy, (int)dyoff, N, C, HW,
-                         group_lx(HW), save_mean, (int)smoff, save_invstd, (int)sioff, dgamma,
+                         group_lx(HW, kp.rw), save_mean, (int)smoff, save_invstd, (int)sioff, dgamma,
                          (int)dgoff, dbeta, (int)dboff, sums);
     }
     if (st == CLGM_OK && dx) {
-        elem_map e = elem_map_make("bn_dx", N, C, HW);
-        st = clgm_launch(ctx, "norm", NULL, e.kernel, e.dims, e.global, e.local,
+        elem_map e = elem_map_make("bn_dx", N, C, HW, (size_t)kp.ew);
+        st = clgm_launch(ctx, "norm", o, e.kernel, e.dims, e.global, e.local,
                          "bibiiiibibibibbi", x, (int)xoff, dy, (int)dyoff, N, C, HW,
                          save_mean, (int)smoff, save_invstd, (int)sioff, gamma, (int)goff,
                          sums, dx, (int)dxoff);

@@ -6,8 +6,7 @@
 #include <stdint.h>
 
 #include "device/device.h"
-
-#define OPS_WG 256 /* elementwise work-group size */
+#include "ops/kernel_params.h"
 
 /* `buf` exists and holds floats [off, off + n) below the 2^31 index limit. */
 static inline clgm_status ops_check_buf(clgm_ctx *ctx, const char *op, const char *what,
@@ -24,6 +23,33 @@ static inline clgm_status ops_check_buf(clgm_ctx *ctx, const char *op, const cha
     return CLGM_OK;
 }
 
+/* The elementwise work-group size for ctx's device. */
+static inline clgm_status ops_ew_local(clgm_ctx *ctx, size_t *l)
+{
+    ops_kparams kp;
+    CLGM_TRY(ops_kparams_get(ctx, &kp));
+    *l = (size_t)kp.ew;
+    return CLGM_OK;
+}
+
+/* The reduction work-group size for ctx's device and the build options
+ * that compile it into the reduction programs (o: NULL or points into opt,
+ * so keep the struct in place). */
+typedef struct ops_red {
+    size_t wg;
+    char opt[32];
+    const char *o;
+} ops_red;
+
+static inline clgm_status ops_red_get(clgm_ctx *ctx, ops_red *r)
+{
+    ops_kparams kp;
+    CLGM_TRY(ops_kparams_get(ctx, &kp));
+    r->wg = (size_t)kp.rw;
+    r->o = ops_red_options(&kp, r->opt, sizeof r->opt);
+    return CLGM_OK;
+}
+
 /* The smallest power of two >= n, at most cap. */
 static inline size_t ops_pow2_cover(size_t n, size_t cap)
 {
@@ -34,16 +60,16 @@ static inline size_t ops_pow2_cover(size_t n, size_t cap)
 
 static inline size_t ops_min(size_t a, size_t b) { return a < b ? a : b; }
 
-/* Work-group width along the contiguous dimension 0: the whole extent when
- * it fits, else a divisor in [OPS_WG/2, OPS_WG] when there is one, so that at
- * most one small work-group needs the per-item bounds check (which stops
- * PoCL from vectorizing the others). */
-static inline size_t ops_dim0_local(size_t n)
+/* Work-group width along the contiguous dimension 0 for work-groups of at
+ * most wg items: the whole extent when it fits, else a divisor in
+ * [wg/2, wg] when there is one, so that at most one small work-group needs
+ * the per-item bounds check (which stops PoCL from vectorizing the others). */
+static inline size_t ops_dim0_local(size_t n, size_t wg)
 {
-    if (n <= OPS_WG) return n;
-    for (size_t l = OPS_WG; l >= OPS_WG / 2; l--)
+    if (n <= wg) return n;
+    for (size_t l = wg; l >= wg / 2; l--)
         if (n % l == 0) return l;
-    return OPS_WG;
+    return wg;
 }
 
 #endif

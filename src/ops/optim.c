@@ -3,8 +3,7 @@
 
 #include "device/device.h"
 #include "ops/ops.h"
-
-#define WG 256
+#include "ops/ops_util.h"
 
 static clgm_status check_range(clgm_ctx *ctx, size_t n, size_t off, const char *op)
 {
@@ -32,7 +31,8 @@ clgm_status op_adam(clgm_ctx *ctx, size_t n, float lr, float beta1, float beta2,
     /* As PyTorch: the bias corrections in double, rounded once to float. */
     double step_size = (double)lr / (1.0 - pow((double)beta1, t));
     double bc2_sqrt = sqrt(1.0 - pow((double)beta2, t));
-    size_t gs = n, l = WG;
+    size_t gs = n, l;
+    CLGM_TRY(ops_ew_local(ctx, &l));
     return clgm_launch(ctx, "optim", NULL, "adam_step", 1, &gs, &l, "iffffffbibibibi",
                        (int)n, (double)beta1, (double)beta2, (double)eps,
                        (double)weight_decay, step_size, bc2_sqrt, p, (int)poff, g,
@@ -47,7 +47,8 @@ clgm_status op_rmsprop(clgm_ctx *ctx, size_t n, float lr, float alpha, float eps
     CLGM_TRY(check_range(ctx, n, goff, "rmsprop"));
     CLGM_TRY(check_range(ctx, n, sqoff, "rmsprop"));
     if (n == 0) return CLGM_OK;
-    size_t gs = n, l = WG;
+    size_t gs = n, l;
+    CLGM_TRY(ops_ew_local(ctx, &l));
     return clgm_launch(ctx, "optim", NULL, "rmsprop_step", 1, &gs, &l, "iffffbibibi",
                        (int)n, (double)lr, (double)alpha, (double)eps,
                        (double)weight_decay, p, (int)poff, g, (int)goff, sq, (int)sqoff);
@@ -60,7 +61,8 @@ clgm_status op_sgd(clgm_ctx *ctx, size_t n, float lr, float momentum,
     CLGM_TRY(check_range(ctx, n, poff, "sgd"));
     CLGM_TRY(check_range(ctx, n, goff, "sgd"));
     if (n == 0) return CLGM_OK;
-    size_t gs = n, l = WG;
+    size_t gs = n, l;
+    CLGM_TRY(ops_ew_local(ctx, &l));
     if (momentum == 0.0f) /* PyTorch keeps no buffer then; buf may be NULL */
         return clgm_launch(ctx, "optim", NULL, "sgd_step", 1, &gs, &l, "iffbibi",
                            (int)n, (double)lr, (double)weight_decay, p, (int)poff, g,

@@ -9,8 +9,7 @@
 
 #include "device/device.h"
 #include "ops/ops.h"
-
-#define WG 256
+#include "ops/ops_util.h"
 
 #define PHILOX_M0 0xD2511F53u
 #define PHILOX_M1 0xCD9E8D57u
@@ -96,7 +95,8 @@ clgm_status op_rng_uniform(clgm_ctx *ctx, size_t n, uint64_t seed, uint64_t offs
     CLGM_TRY(check_draw(ctx, n, xoff, "rng_uniform"));
     if (n == 0) return CLGM_OK;
     int nb = draw_blocks(n, offset);
-    size_t g = (size_t)nb, l = WG;
+    size_t g = (size_t)nb, l;
+    CLGM_TRY(ops_ew_local(ctx, &l));
     return clgm_launch(ctx, "rng", NULL, "rng_uniform", 1, &g, &l, "UUiiffbi", seed,
                        offset, (int)n, nb, (double)lo, (double)hi, x, (int)xoff);
 }
@@ -107,7 +107,8 @@ clgm_status op_rng_normal(clgm_ctx *ctx, size_t n, uint64_t seed, uint64_t offse
     CLGM_TRY(check_draw(ctx, n, xoff, "rng_normal"));
     if (n == 0) return CLGM_OK;
     int nb = draw_blocks(n, offset);
-    size_t g = (size_t)nb, l = WG;
+    size_t g = (size_t)nb, l;
+    CLGM_TRY(ops_ew_local(ctx, &l));
     return clgm_launch(ctx, "rng", NULL, "rng_normal", 1, &g, &l, "UUiiffbi", seed,
                        offset, (int)n, nb, (double)mean, (double)std, x, (int)xoff);
 }
@@ -125,7 +126,8 @@ clgm_status op_dropout_forward(clgm_ctx *ctx, size_t n, float p, uint64_t seed,
     if (n == 0) return CLGM_OK;
     float scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f;
     int nb = draw_blocks(n, offset);
-    size_t g = (size_t)nb, l = WG;
+    size_t g = (size_t)nb, l;
+    CLGM_TRY(ops_ew_local(ctx, &l));
     return clgm_launch(ctx, "rng", NULL, "dropout_forward", 1, &g, &l, "UUiiffbibibi",
                        seed, offset, (int)n, nb, (double)p, (double)scale, x, (int)xoff,
                        mask, (int)moff, y, (int)yoff);
@@ -138,7 +140,8 @@ clgm_status op_mul(clgm_ctx *ctx, size_t n, clgm_buf *a, size_t aoff, clgm_buf *
     CLGM_TRY(check_draw(ctx, n, boff, "mul"));
     CLGM_TRY(check_draw(ctx, n, yoff, "mul"));
     if (n == 0) return CLGM_OK;
-    size_t g = n, l = WG;
+    size_t g = n, l;
+    CLGM_TRY(ops_ew_local(ctx, &l));
     return clgm_launch(ctx, "rng", NULL, "mul", 1, &g, &l, "bibibii", a, (int)aoff, b,
                        (int)boff, y, (int)yoff, (int)n);
 }

@@ -4,7 +4,6 @@
 #include "ops/ops.h"
 #include "ops/ops_util.h"
 
-#define RED_WG 256     /* must match RED_WG in cl/xent.cl */
 #define MAX_GROUPS 64  /* partials, added by loss.cl's loss_finish */
 
 clgm_status op_softmax_xent(clgm_ctx *ctx, int B, int K, clgm_buf *logits, size_t loff,
@@ -22,18 +21,20 @@ clgm_status op_softmax_xent(clgm_ctx *ctx, int B, int K, clgm_buf *logits, size_
     CLGM_TRY(ops_check_buf(ctx, "softmax_xent", "loss", loss, lossoff, 1));
     if (dlogits) CLGM_TRY(ops_check_buf(ctx, "softmax_xent", "dlogits", dlogits, dloff, n));
     /* Groups depend on B only: the same B always sums in the same order. */
-    size_t groups = ((size_t)B + RED_WG - 1) / RED_WG;
+    ops_red r;
+    CLGM_TRY(ops_red_get(ctx, &r));
+    size_t groups = ((size_t)B + r.wg - 1) / r.wg;
     if (groups > MAX_GROUPS) groups = MAX_GROUPS;
     clgm_buf *partial = NULL;
     CLGM_TRY(clgm_buf_create(ctx, groups * sizeof(float), &partial));
-    size_t g = groups * RED_WG, l = RED_WG;
-    clgm_status st = clgm_launch(ctx, "xent", NULL, "softmax_xent", 1, &g, &l, "bibiiifbbii",
+    size_t g = groups * r.wg, l = r.wg;
+    clgm_status st = clgm_launch(ctx, "xent", r.o, "softmax_xent", 1, &g, &l, "bibiiifbbii",
                                  logits, (int)loff, labels, (int)laboff, B, K, (double)scale,
                                  partial, dlogits ? dlogits : logits, dlogits ? (int)dloff : 0,
                                  dlogits != NULL);
     if (st == CLGM_OK) {
-        g = RED_WG;
-        st = clgm_launch(ctx, "loss", NULL, "loss_finish", 1, &g, &l, "bifbi", partial,
+        g = r.wg;
+        st = clgm_launch(ctx, "loss", r.o, "loss_finish", 1, &g, &l, "bifbi", partial,
                          (int)groups, (double)scale, loss, (int)lossoff);
     }
     clgm_buf_release(ctx, partial);

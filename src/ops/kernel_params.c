@@ -1,0 +1,73 @@
+/* Launch parameters of the non-GEMM kernels: defaults, the tuned profile's
+ * `kernels:` line, $CLGM_KERNEL_PARAMS. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device/device.h"
+#include "ops/gemm_tune.h"
+#include "ops/kernel_params.h"
+
+enum { DEFAULT_WG = 256 }; /* keep in sync with RED_WG in cl/common.cl */
+
+ops_kparams ops_kparams_default(void)
+{
+    return (ops_kparams){.ew = DEFAULT_WG, .rw = DEFAULT_WG};
+}
+
+clgm_status ops_kparams_parse(clgm_ctx *ctx, const char *what, const char *text,
+                              ops_kparams *out)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", text);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ", \n", &save); tok; tok = strtok_r(NULL, ", \n", &save)) {
+        char key[8];
+        int v, n = 0;
+        if (sscanf(tok, "%7[a-z]=%d%n", key, &v, &n) != 2 || tok[n] != 0)
+            return ctx ? clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                                   "%s: cannot parse '%s' (expected ew=N,rw=N)", what, tok)
+                       : CLGM_ERR_FORMAT;
+        int *field = !strcmp(key, "ew") ? &out->ew : !strcmp(key, "rw") ? &out->rw : NULL;
+        if (!field)
+            return ctx ? clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                                   "%s: unknown key '%s' (known: ew rw)", what, key)
+                       : CLGM_ERR_FORMAT;
+        if (v < 16 || v > 1024 || (v & (v - 1)))
+            return ctx ? clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                                   "%s: %s=%d must be a power of 2 from 16 to 1024", what, key, v)
+                       : CLGM_ERR_FORMAT;
+        *field = v;
+    }
+    return CLGM_OK;
+}
+
+void ops_kparams_format(const ops_kparams *p, char *out, size_t len)
+{
+    snprintf(out, len, "ew=%d,rw=%d", p->ew, p->rw);
+}
+
+clgm_status ops_kparams_get(clgm_ctx *ctx, ops_kparams *out)
+{
+    *out = ops_kparams_default();
+    char stored[128];
+    if (gemm_profile_kernels(ctx, stored, sizeof stored)) {
+        ops_kparams q = *out;
+        if (ops_kparams_parse(NULL, "profile", stored, &q) == CLGM_OK) *out = q;
+    }
+    const char *env = getenv("CLGM_KERNEL_PARAMS");
+    if (env && *env) CLGM_TRY(ops_kparams_parse(ctx, "CLGM_KERNEL_PARAMS", env, out));
+    /* Devices with small work-groups (some embedded GPUs allow 64 or 128)
+     * get the largest power of 2 they take. */
+    size_t max = ctx->info.max_work_group_size;
+    while ((size_t)out->ew > max && out->ew > 1) out->ew /= 2;
+    while ((size_t)out->rw > max && out->rw > 16) out->rw /= 2;
+    return CLGM_OK;
+}
+
+const char *ops_red_options(const ops_kparams *p, char *buf, size_t len)
+{
+    if (p->rw == DEFAULT_WG) return NULL;
+    snprintf(buf, len, "-DRED_WG=%d", p->rw);
+    return buf;
+}
