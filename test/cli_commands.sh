@@ -1,6 +1,6 @@
 #!/bin/sh
 # The checkpoint tools: sample, interpolate, reconstruct, manifold, encode,
-# decode, inpaint, info. Trains two tiny runs (a 2-D VAE, an MLP GAN) on a
+# decode, inpaint, info, and tune's kernel stage. Trains two tiny runs (a 2-D VAE, an MLP GAN) on a
 # small generated IDX set, runs every command's main path, checks the files
 # (PNG sizes from IHDR, IDX sizes, safetensors header, inpaint keeping the
 # known pixels) and one error path per command (non-zero exit, one line).
@@ -178,6 +178,20 @@ done
     || fail "info --json"
 err 1 "cannot open" info missing.safetensors
 err 1 "cannot open" info missing.safetensors --json
+
+# tune, kernel stage only (the GEMM stage has test_gemm_tune): a tiny run in
+# its own cache stores a profile with the kernels line; bad options refused.
+o=$(CLGM_CACHE_DIR=$work/tune-cache "$clgm" tune --tiny --only kernels) || fail "tune: $o"
+printf '%s\n' "$o" | grep -q "ew=256,rw=256 .* ms per step  (current)" || fail "tune: no current row: $o"
+printf '%s\n' "$o" | grep -q "^best: ew=[0-9]*,rw=[0-9]*" || fail "tune: no best line: $o"
+grep -q "^kernels: ew=[0-9]*,rw=[0-9]*$" "$work"/tune-cache/gemm-profile-*.txt \
+    || fail "tune: the stored profile has no kernels line"
+err 2 "gemm or kernels" tune --only everything
+e=$(CLGM_KERNEL_PARAMS=ew=100 "$clgm" sample $vae --n 4 --out k.png 2>&1 >/dev/null) \
+    && fail "sample with CLGM_KERNEL_PARAMS=ew=100 exited 0"
+printf '%s\n' "$e" | grep -q "CLGM_KERNEL_PARAMS: ew=100 must be a power of 2" \
+    || fail "bad CLGM_KERNEL_PARAMS: message '$e'"
+[ ! -e k.png ] || fail "sample wrote an image despite a bad CLGM_KERNEL_PARAMS"
 
 # The commands are listed.
 for c in sample interpolate reconstruct manifold encode decode inpaint info; do

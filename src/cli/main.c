@@ -25,7 +25,7 @@ static const command COMMANDS[] = {
     {"devices", cmd_devices, "list OpenCL devices; --build compiles every kernel program"},
     {"selftest", cmd_selftest, "run the basic kernels on a device and check them against C"},
     {"bench", cmd_bench, "training images/s, kernel breakdown, start-up, memory, GEMM GFLOPS"},
-    {"tune", cmd_tune, "measure GEMM variants for this device and store the fastest"},
+    {"tune", cmd_tune, "measure GEMM and kernel work-group variants, store the fastest"},
 };
 
 static void usage(FILE *f)
@@ -42,7 +42,9 @@ static void usage(FILE *f)
             "  CLGM_CACHE_DIR   program binary cache (default ~/.cache/clgm; 'off' disables)\n"
             "  CLGM_KERNEL_DIR  load .cl sources from this folder instead of the embedded ones\n"
             "  CLGM_PROFILE=1   print per-kernel times at exit\n"
-            "  CLGM_CLASSIFIER  feature network of clgm eval (default: the Fashion-MNIST one)\n");
+            "  CLGM_CLASSIFIER  feature network of clgm eval (default: the Fashion-MNIST one)\n"
+            "  CLGM_GEMM, CLGM_GEMM_PARAMS, CLGM_KERNEL_PARAMS  override the tuned kernel\n"
+            "                   choices (see clgm tune --help and the README)\n");
 }
 
 int main(int argc, char **argv)
