@@ -1,6 +1,9 @@
 // GEMM kernels: C = alpha * op(A) op(B) + beta * C, row-major, batched over
 // get_global_id(2) with element strides sa/sb/sc, offsets in floats.
 // beta == 0 never reads C (NaN-safe).
+// Epilogue: bmode 1 adds bias[bo + j] to column j, bmode 2 bias[bo + i] to
+// row i (Dense and conv forward: saves a separate pass over C); 0 none, and
+// then bias is never read. C = alpha op(A) op(B) + bias + beta C.
 //
 // gemm_naive is correct for every shape and transpose and is the fallback.
 // The register-blocked kernels give each work-item a tile of C held in
@@ -51,10 +54,17 @@
 #define KVEC GEMM_CAT(float, GEMM_DK)
 #define KVLOAD GEMM_CAT(vload, GEMM_DK)
 
+static inline float gemm_bias_of(__global const float *bias, int bo, int bmode, int i,
+                                 int j)
+{
+    return bmode == 1 ? bias[bo + j] : bmode == 2 ? bias[bo + i] : 0.0f;
+}
+
 __kernel void gemm_naive(int ta, int tb, int M, int N, int K, float alpha,
                          __global const float *A, int aoff, int lda, int sa,
                          __global const float *B, int boff, int ldb, int sb,
-                         float beta, __global float *C, int coff, int ldc, int sc)
+                         float beta, __global float *C, int coff, int ldc, int sc,
+                         __global const float *bias, int bo, int bmode)
 {
     int j = get_global_id(0), i = get_global_id(1), b = get_global_id(2);
     if (i >= M || j >= N) return;
@@ -68,7 +78,7 @@ __kernel void gemm_naive(int ta, int tb, int M, int N, int K, float alpha,
         acc += a * bb;
     }
     float old = beta != 0.0f ? beta * C[i * ldc + j] : 0.0f;
-    C[i * ldc + j] = alpha * acc + old;
+    C[i * ldc + j] = alpha * acc + gemm_bias_of(bias, bo, bmode, i, j) + old;
 }
 
 // Start of the tile that covers [start, start + t) of a dimension of length
@@ -86,7 +96,7 @@ static inline void gemm_outer_rows(const int ta, int M, int N, int K, float alph
                                    __global const float *A, int aoff, int lda, int sa,
                                    __global const float *B, int boff, int ldb, int sb,
                                    float beta, __global float *C, int coff, int ldc,
-                                   int sc)
+                                   int sc, __global const float *bias, int bo, int bmode)
 {
     const int js = get_global_id(0) * GEMM_TW, is = get_global_id(1) * GEMM_TM;
     const int b = get_global_id(2);
@@ -119,21 +129,26 @@ static inline void gemm_outer_rows(const int ta, int M, int N, int K, float alph
             for (int v = 0; v < GEMM_VN; v++) acc[r][v] = mad(a, bv[v], acc[r][v]);
         }
     }
+    VEC bcol[GEMM_VN];  // the bias of this tile's columns (bmode 1)
+#pragma unroll
+    for (int v = 0; v < GEMM_VN; v++)
+        bcol[v] = bmode == 1 ? VLOAD(v, bias + bo + j0) : (VEC)(0.0f);
 #pragma unroll
     for (int r = 0; r < GEMM_TM; r++) {
         const int i = i0 + r;
         if (i < is || i >= M) continue;
         __global float *c = C + i * ldc + j0;
+        const float brow = bmode == 2 ? bias[bo + i] : 0.0f;
         if (j0 == js) {
 #pragma unroll
             for (int v = 0; v < GEMM_VN; v++) {
-                const VEC out = alpha * acc[r][v];
+                const VEC out = alpha * acc[r][v] + bcol[v] + brow;
                 VSTORE(beta != 0.0f ? out + beta * VLOAD(v, c) : out, v, c);
             }
         } else {
             float t[GEMM_TW];
 #pragma unroll
-            for (int v = 0; v < GEMM_VN; v++) VSTORE(alpha * acc[r][v], v, t);
+            for (int v = 0; v < GEMM_VN; v++) VSTORE(alpha * acc[r][v] + bcol[v] + brow, v, t);
             for (int x = js - j0; x < GEMM_TW; x++)
                 c[x] = beta != 0.0f ? t[x] + beta * c[x] : t[x];
         }
@@ -143,19 +158,21 @@ static inline void gemm_outer_rows(const int ta, int M, int N, int K, float alph
 __kernel void gemm_nn(int M, int N, int K, float alpha,
                       __global const float *A, int aoff, int lda, int sa,
                       __global const float *B, int boff, int ldb, int sb,
-                      float beta, __global float *C, int coff, int ldc, int sc)
+                      float beta, __global float *C, int coff, int ldc, int sc,
+                      __global const float *bias, int bo, int bmode)
 {
     gemm_outer_rows(0, M, N, K, alpha, A, aoff, lda, sa, B, boff, ldb, sb, beta, C,
-                    coff, ldc, sc);
+                    coff, ldc, sc, bias, bo, bmode);
 }
 
 __kernel void gemm_tn(int M, int N, int K, float alpha,
                       __global const float *A, int aoff, int lda, int sa,
                       __global const float *B, int boff, int ldb, int sb,
-                      float beta, __global float *C, int coff, int ldc, int sc)
+                      float beta, __global float *C, int coff, int ldc, int sc,
+                      __global const float *bias, int bo, int bmode)
 {
     gemm_outer_rows(1, M, N, K, alpha, A, aoff, lda, sa, B, boff, ldb, sb, beta, C,
-                    coff, ldc, sc);
+                    coff, ldc, sc, bias, bo, bmode);
 }
 
 // TT, and TN when N is too narrow for row vectors: A^T's rows (k) are
@@ -166,7 +183,7 @@ static inline void gemm_outer_cols(const int tb, int M, int N, int K, float alph
                                    __global const float *A, int aoff, int lda, int sa,
                                    __global const float *B, int boff, int ldb, int sb,
                                    float beta, __global float *C, int coff, int ldc,
-                                   int sc)
+                                   int sc, __global const float *bias, int bo, int bmode)
 {
     const int js = get_global_id(0) * GEMM_TM, is = get_global_id(1) * GEMM_TW;
     const int b = get_global_id(2);
@@ -210,7 +227,8 @@ static inline void gemm_outer_cols(const int tb, int M, int N, int K, float alph
         for (int c = 0; c < GEMM_TM; c++) {
             const int j = j0 + c;
             if (j < js || j >= N) continue;
-            crow[j] = beta != 0.0f ? t[c][x] + beta * crow[j] : t[c][x];
+            const float out = t[c][x] + gemm_bias_of(bias, bo, bmode, i0 + x, j);
+            crow[j] = beta != 0.0f ? out + beta * crow[j] : out;
         }
     }
 }
@@ -218,19 +236,21 @@ static inline void gemm_outer_cols(const int tb, int M, int N, int K, float alph
 __kernel void gemm_tt(int M, int N, int K, float alpha,
                       __global const float *A, int aoff, int lda, int sa,
                       __global const float *B, int boff, int ldb, int sb,
-                      float beta, __global float *C, int coff, int ldc, int sc)
+                      float beta, __global float *C, int coff, int ldc, int sc,
+                      __global const float *bias, int bo, int bmode)
 {
     gemm_outer_cols(1, M, N, K, alpha, A, aoff, lda, sa, B, boff, ldb, sb, beta, C,
-                    coff, ldc, sc);
+                    coff, ldc, sc, bias, bo, bmode);
 }
 
 __kernel void gemm_tn_cols(int M, int N, int K, float alpha,
                            __global const float *A, int aoff, int lda, int sa,
                            __global const float *B, int boff, int ldb, int sb,
-                           float beta, __global float *C, int coff, int ldc, int sc)
+                           float beta, __global float *C, int coff, int ldc, int sc,
+                           __global const float *bias, int bo, int bmode)
 {
     gemm_outer_cols(0, M, N, K, alpha, A, aoff, lda, sa, B, boff, ldb, sb, beta, C,
-                    coff, ldc, sc);
+                    coff, ldc, sc, bias, bo, bmode);
 }
 
 static inline float gemm_hsum(KVEC v)
@@ -255,7 +275,8 @@ static inline float gemm_hsum(KVEC v)
 __kernel void gemm_nt(int M, int N, int K, float alpha,
                       __global const float *A, int aoff, int lda, int sa,
                       __global const float *B, int boff, int ldb, int sb,
-                      float beta, __global float *C, int coff, int ldc, int sc)
+                      float beta, __global float *C, int coff, int ldc, int sc,
+                      __global const float *bias, int bo, int bmode)
 {
     const int js = get_global_id(0) * GEMM_DC, is = get_global_id(1) * GEMM_DR;
     const int b = get_global_id(2);
@@ -306,7 +327,7 @@ __kernel void gemm_nt(int M, int N, int K, float alpha,
         for (int c = 0; c < GEMM_DC; c++) {
             const int j = j0 + c;
             if (j < js || j >= N) continue;
-            const float out = alpha * s[r][c];
+            const float out = alpha * s[r][c] + gemm_bias_of(bias, bo, bmode, i, j);
             C[i * ldc + j] = beta != 0.0f ? out + beta * C[i * ldc + j] : out;
         }
     }
@@ -321,4 +342,14 @@ __kernel void gemm_transpose(int rows, int cols, __global const float *src, int 
     const int r = get_global_id(0), c = get_global_id(1), b = get_global_id(2);
     if (r >= rows || c >= cols) return;
     dst[doff + b * sd + c * ldd + r] = src[soff + b * ss + r * lds + c];
+}
+
+// C[i][j] += bias[j] (bmode 1) or bias[i] (bmode 2), batched: the epilogue
+// for back-ends that have none (CLBlast).
+__kernel void gemm_bias_pass(int M, int N, __global float *C, int coff, int ldc, int sc,
+                             __global const float *bias, int bo, int bmode)
+{
+    const int j = get_global_id(0), i = get_global_id(1), b = get_global_id(2);
+    if (i >= M || j >= N) return;
+    C[coff + b * sc + i * ldc + j] += gemm_bias_of(bias, bo, bmode, i, j);
 }

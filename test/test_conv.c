@@ -337,6 +337,33 @@ static void run_case(clgm_ctx *ctx, op_conv_shape s, int transposed, int probes)
     dten_get(ctx, &by, got_y, what);
     close_mag(what, got_y, y, ymag, ny, REL, ABS);
 
+    /* conv forward with the bias in the GEMM's epilogue: y + bias[c] */
+    if (!transposed) {
+        float *bias = malloc((size_t)s.OC * sizeof *bias);
+        double *yb = malloc(ny * sizeof *yb), *ybmag = malloc(ny * sizeof *ybmag);
+        tu_rand_fill(bias, (size_t)s.OC, -1, 1, &rng);
+        size_t hw = (size_t)s.OH * s.OW;
+        for (size_t i = 0; i < ny; i++) {
+            double bc = bias[(i / hw) % (size_t)s.OC];
+            yb[i] = y[i] + bc;
+            ybmag[i] = ymag[i] + fabs(bc);
+        }
+        dten bb = dten_new(ctx, (size_t)s.OC);
+        dten_set(ctx, &bb, bias, 0);
+        dten_set(ctx, &by, NULL, NAN);
+        fill_work(ctx, work, nwork);
+        TU_OK(ctx, op_conv2d_forward_bias(ctx, &s, bx.b, GUARD, bw.b, GUARD, bb.b, GUARD, by.b,
+                                          GUARD, work));
+        snprintf(what, sizeof what, "%s forward y + bias", name);
+        dten_get(ctx, &by, got_y, what);
+        close_mag(what, got_y, yb, ybmag, ny, REL, ABS);
+        TU_CHECK(op_conv2d_forward_bias(ctx, &s, bx.b, GUARD, bw.b, GUARD, bb.b,
+                                        2 * GUARD + 1, by.b, GUARD, work) == CLGM_ERR_SHAPE,
+                 "%s: a bias running past its buffer must fail", name);
+        clgm_buf_release(ctx, bb.b);
+        free(bias); free(yb); free(ybmag);
+    }
+
     /* backward, call 1: dx and dw */
     conv_bwd_fn bwd = transposed ? op_convt2d_backward : op_conv2d_backward;
     dten_set(ctx, &bdx, NULL, NAN);

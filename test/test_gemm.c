@@ -22,6 +22,8 @@
 #include "test_util.h"
 
 static int small_mode;
+/* The bias epilogue check_case asks for (check_bias sets it). */
+static op_bias case_bias = OP_BIAS_NONE;
 
 typedef struct layout {
     int pad;       /* extra floats per row beyond the minimal leading dim */
@@ -66,6 +68,9 @@ static int check_case(clgm_ctx *ctx, const char *backend, op_trans ta, op_trans 
     tu_rand_fill(a, na, -1, 1, &seed);
     tu_rand_fill(b, nb, -1, 1, &seed);
     tu_rand_fill(c0, nc, -1, 1, &seed);
+    int nbias = case_bias == OP_BIAS_COLS ? N : M;
+    float *bias = malloc((size_t)(nbias + 2) * sizeof *bias); /* at offset 2 */
+    tu_rand_fill(bias, (size_t)nbias + 2, -1, 1, &seed);
     if (nan_c)
         for (size_t i = 0; i < nc; i++) c0[i] = NAN;
 
@@ -85,8 +90,11 @@ static int check_case(clgm_ctx *ctx, const char *backend, op_trans ta, op_trans 
                 }
                 size_t ci = lc->off + (size_t)p * sc + (size_t)i * ldc + j;
                 double old = beta != 0.0f ? (double)beta * c0[ci] : 0.0;
-                want[ci] = (double)alpha * s + old;
-                tol[ci] = 2.0 * (K + 4) * u * (fabs((double)alpha) * mag + fabs(old)) + 1e-37;
+                double bb = case_bias == OP_BIAS_COLS ? bias[2 + j]
+                          : case_bias == OP_BIAS_ROWS ? bias[2 + i] : 0.0;
+                want[ci] = (double)alpha * s + bb + old;
+                tol[ci] = 2.0 * (K + 4) * u * (fabs((double)alpha) * mag + fabs(old) + fabs(bb)) +
+                          1e-37;
             }
     }
 
@@ -97,8 +105,15 @@ static int check_case(clgm_ctx *ctx, const char *backend, op_trans ta, op_trans 
     TU_OK(ctx, clgm_buf_write(ctx, ba, 0, na * sizeof(float), a));
     TU_OK(ctx, clgm_buf_write(ctx, bb, 0, nb * sizeof(float), b));
     TU_OK(ctx, clgm_buf_write(ctx, bc, 0, nc * sizeof(float), c0));
+    clgm_buf *bbias;
+    TU_OK(ctx, clgm_buf_create(ctx, (size_t)(nbias + 2) * sizeof(float), &bbias));
+    TU_OK(ctx, clgm_buf_write(ctx, bbias, 0, (size_t)(nbias + 2) * sizeof(float), bias));
     setenv("CLGM_GEMM", backend, 1);
-    if (batch == 1 && la->gap == 0 && lb->gap == 0 && lc->gap == 0)
+    if (case_bias != OP_BIAS_NONE)
+        TU_OK(ctx, op_gemm_bias_batched(ctx, ta, tb, M, N, K, alpha, ba, la->off, lda, sa, bb,
+                                        lb->off, ldb, sb, beta, bc, lc->off, ldc, sc, batch,
+                                        case_bias, bbias, 2));
+    else if (batch == 1 && la->gap == 0 && lb->gap == 0 && lc->gap == 0)
         TU_OK(ctx, op_gemm(ctx, ta, tb, M, N, K, alpha, ba, la->off, lda, bb, lb->off, ldb,
                            beta, bc, lc->off, ldc));
     else
@@ -118,10 +133,12 @@ static int check_case(clgm_ctx *ctx, const char *backend, op_trans ta, op_trans 
         bad++;
     }
     TU_CHECK(bad == 0,
-             "%s %c%c M=%d N=%d K=%d batch=%d alpha=%g beta=%g nan_c=%d: %d bad, worst "
-             "C[%zu] = %.9g want %.9g (tol %.3g)", backend, ta ? 'T' : 'N', tb ? 'T' : 'N',
-             M, N, K, batch, alpha, beta, nan_c, bad, worst, got[worst], want[worst],
-             tol[worst]);
+             "%s %c%c M=%d N=%d K=%d batch=%d alpha=%g beta=%g nan_c=%d bias=%d: %d bad, "
+             "worst C[%zu] = %.9g want %.9g (tol %.3g)", backend, ta ? 'T' : 'N',
+             tb ? 'T' : 'N', M, N, K, batch, alpha, beta, nan_c, (int)case_bias, bad, worst,
+             got[worst], want[worst], tol[worst]);
+    clgm_buf_release(ctx, bbias);
+    free(bias);
     clgm_buf_release(ctx, ba);
     clgm_buf_release(ctx, bb);
     clgm_buf_release(ctx, bc);
@@ -187,6 +204,46 @@ static void check_other_tiles(clgm_ctx *ctx)
         }
     }
     unsetenv("CLGM_GEMM_PARAMS");
+}
+
+/* The bias epilogue: per column and per row, on every transpose case, for
+ * shapes that take each kernel (narrow ones fall back to gemm_naive, wide
+ * NT goes through the transpose + TT route), with padding, batches and
+ * beta; with a bad mode or a short bias buffer the call fails. */
+static void check_bias(clgm_ctx *ctx, const char *backend)
+{
+    static const int shapes[][3] = {{37, 53, 19}, {3, 40, 10}, {40, 3, 10}, {64, 256, 100},
+                                    {5, 7, 0}};
+    const layout plain = {0, 0, 0}, pc = {2, 7, 0}, ga = {1, 3, 11}, gc = {4, 2, 9};
+    uint64_t seed = 500;
+    for (int m = 0; m < 2; m++) {
+        case_bias = m ? OP_BIAS_ROWS : OP_BIAS_COLS;
+        for (int t = 0; t < 4; t++) {
+            op_trans ta = (t & 1) ? OP_T : OP_N, tb = (t & 2) ? OP_T : OP_N;
+            for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+                if (small_mode && s == 3) continue;
+                int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+                check_case(ctx, backend, ta, tb, M, N, K, 1.0f, 0.0f, 1, &plain, &plain,
+                           &plain, 1, seed++);
+                check_case(ctx, backend, ta, tb, M, N, K, 0.5f, -1.5f, 2, &ga, &plain, &gc, 0,
+                           seed++);
+                check_case(ctx, backend, ta, tb, M, N, K, 2.0f, 1.0f, 1, &plain, &plain, &pc,
+                           0, seed++);
+            }
+        }
+    }
+    case_bias = OP_BIAS_NONE;
+    clgm_buf *buf;
+    TU_OK(ctx, clgm_buf_create(ctx, 64 * sizeof(float), &buf));
+    clgm_status st = op_gemm_bias_batched(ctx, OP_N, OP_N, 4, 8, 4, 1, buf, 0, 4, 0, buf, 0, 8,
+                                          0, 0, buf, 0, 8, 0, 1, OP_BIAS_COLS, buf, 60);
+    TU_CHECK(st == CLGM_ERR_SHAPE, "%s: a bias running past its buffer must fail, got %s",
+             backend, clgm_status_str(st));
+    st = op_gemm_bias_batched(ctx, OP_N, OP_N, 4, 8, 4, 1, buf, 0, 4, 0, buf, 0, 8, 0, 0, buf,
+                              0, 8, 0, 1, (op_bias)7, buf, 0);
+    TU_CHECK(st == CLGM_ERR_INVALID_ARG, "%s: bias mode 7 must fail, got %s", backend,
+             clgm_status_str(st));
+    clgm_buf_release(ctx, buf);
 }
 
 /* Bad arguments fail with a message instead of touching memory. */
@@ -264,8 +321,15 @@ int main(int argc, char **argv)
     check_shapes(ctx, "naive");
     check_shapes(ctx, "own");
     check_other_tiles(ctx);
+    check_bias(ctx, "naive");
+    check_bias(ctx, "own");
     if (!small_mode) {
         check_shapes(ctx, "clblast");
+        check_bias(ctx, "clblast");
+        /* the epilogue in other tile shapes (odd vn, scalar edges) */
+        setenv("CLGM_GEMM_PARAMS", "tm=5,vw=4,vn=3,dr=3,dc=1,dk=4,ntt=1,lx=3,ly=1", 1);
+        check_bias(ctx, "own");
+        unsetenv("CLGM_GEMM_PARAMS");
         check_deterministic(ctx);
     }
     check_errors(ctx);

@@ -71,9 +71,9 @@ clgm_status nn_layer_forward(nn_model *m, nn_layer *L, int N, clgm_buf *x, size_
         /* y (N,O) = x (N,F) W^T, W (O,F) */
         int F = L->in_shape[0], O = L->out;
         NN_TRY(effective_weight(m, L, &wb, &wo));
-        NN_TRY(op_gemm(ctx, OP_N, OP_T, N, O, F, 1.0f, x, xoff, F, wb, wo, F, 0.0f, y, yoff, O));
-        if (L->bias) NN_TRY(op_bias_add(ctx, N, O, 1, y, yoff, m->params, L->b));
-        return CLGM_OK;
+        return op_gemm_bias_batched(ctx, OP_N, OP_T, N, O, F, 1.0f, x, xoff, F, 0, wb, wo, F, 0,
+                                    0.0f, y, yoff, O, 0, 1,
+                                    L->bias ? OP_BIAS_COLS : OP_BIAS_NONE, m->params, L->b);
     }
     case NN_CONV2D:
     case NN_CONVT2D: {
@@ -81,11 +81,12 @@ clgm_status nn_layer_forward(nn_model *m, nn_layer *L, int N, clgm_buf *x, size_
         NN_TRY(effective_weight(m, L, &wb, &wo));
         m->convws_cols_of = -1;
         if (L->type == NN_CONV2D) {
-            NN_TRY(op_conv2d_forward(ctx, &s, x, xoff, wb, wo, y, yoff, m->convws));
+            NN_TRY(op_conv2d_forward_bias(ctx, &s, x, xoff, wb, wo, L->bias ? m->params : NULL,
+                                          L->b, y, yoff, m->convws));
             m->convws_cols_of = (int)(L - m->layers);
-        } else {
-            NN_TRY(op_convt2d_forward(ctx, &s, x, xoff, wb, wo, y, yoff, m->convws));
+            return CLGM_OK;
         }
+        NN_TRY(op_convt2d_forward(ctx, &s, x, xoff, wb, wo, y, yoff, m->convws));
         if (L->bias)
             NN_TRY(op_bias_add(ctx, N, s.OC, s.OH * s.OW, y, yoff, m->params, L->b));
         return CLGM_OK;

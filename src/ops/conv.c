@@ -180,14 +180,17 @@ static clgm_status swap01(clgm_ctx *ctx, clgm_buf *in, size_t ioff, int A, int B
 
 /* ---- the three directions (see the top comment) ---- */
 
-/* grid = swap(Wm col) with col already in the workspace. */
+/* grid = swap(Wm col + bias) with col already in the workspace; bias (one
+ * per output channel, a row of the product) may be NULL. */
 static clgm_status grid_from_col(clgm_ctx *ctx, const geom *g, clgm_buf *w, size_t woff,
-                                 clgm_buf *grid, size_t goff, clgm_buf *work)
+                                 clgm_buf *bias, size_t boff, clgm_buf *grid, size_t goff,
+                                 clgm_buf *work)
 {
     int rows = (int)geom_rows(g), np = (int)geom_np(g), hw = g->Ho * g->Wo;
     size_t toff = t_off(g);
-    CLGM_TRY(op_gemm(ctx, OP_N, OP_N, g->Co, np, rows, 1.0f, w, woff, rows, work,
-                     col_off(g), np, 0.0f, work, toff, np));
+    CLGM_TRY(op_gemm_bias_batched(ctx, OP_N, OP_N, g->Co, np, rows, 1.0f, w, woff, rows, 0,
+                                  work, col_off(g), np, 0, 0.0f, work, toff, np, 0, 1,
+                                  bias ? OP_BIAS_ROWS : OP_BIAS_NONE, bias, boff));
     return swap01(ctx, work, toff, g->Co, g->N, hw, grid, goff);
 }
 
@@ -232,14 +235,22 @@ static clgm_status check_call(clgm_ctx *ctx, const op_conv_shape *s, int transpo
     return CLGM_OK;
 }
 
+clgm_status op_conv2d_forward_bias(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,
+                                   size_t xoff, clgm_buf *w, size_t woff, clgm_buf *bias,
+                                   size_t boff, clgm_buf *y, size_t yoff, clgm_buf *work)
+{
+    CLGM_TRY(check_call(ctx, s, 0, 1, x, xoff, w, woff, y, yoff, "y", NULL, 0, NULL, 0, work));
+    if (bias) CLGM_TRY(ops_check_buf(ctx, "conv2d", "bias", bias, boff, (size_t)s->OC));
+    geom g = geom_of(s, 0);
+    CLGM_TRY(im2col(ctx, &g, x, xoff, work));
+    return grid_from_col(ctx, &g, w, woff, bias, boff, y, yoff, work);
+}
+
 clgm_status op_conv2d_forward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,
                               size_t xoff, clgm_buf *w, size_t woff, clgm_buf *y,
                               size_t yoff, clgm_buf *work)
 {
-    CLGM_TRY(check_call(ctx, s, 0, 1, x, xoff, w, woff, y, yoff, "y", NULL, 0, NULL, 0, work));
-    geom g = geom_of(s, 0);
-    CLGM_TRY(im2col(ctx, &g, x, xoff, work));
-    return grid_from_col(ctx, &g, w, woff, y, yoff, work);
+    return op_conv2d_forward_bias(ctx, s, x, xoff, w, woff, NULL, 0, y, yoff, work);
 }
 
 static clgm_status conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,
@@ -310,5 +321,5 @@ clgm_status op_convt2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf 
         CLGM_TRY(weight_grad(ctx, &g, dw, dwoff, work));
     }
     if (!dx) return CLGM_OK;
-    return grid_from_col(ctx, &g, w, woff, dx, dxoff, work);
+    return grid_from_col(ctx, &g, w, woff, NULL, 0, dx, dxoff, work);
 }

@@ -17,6 +17,9 @@ typedef struct gemm_args {
     clgm_buf *A, *B, *C;
     size_t aoff, boff, coff, sa, sb, sc;
     int lda, ldb, ldc;
+    op_bias bmode;      /* epilogue: bias per column or row of C, or none */
+    clgm_buf *bias;     /* C itself when there is none (never read) */
+    size_t bias_off;
 } gemm_args;
 
 /* ---- argument checks ---- */
@@ -65,6 +68,14 @@ static clgm_status check_args(clgm_ctx *ctx, const gemm_args *g)
                           g->ta ? g->M : g->K, g->lda));
     CLGM_TRY(check_matrix(ctx, "B", g->B, g->boff, g->sb, g->batch, g->tb ? g->N : g->K,
                           g->tb ? g->K : g->N, g->ldb));
+    if (g->bmode != OP_BIAS_NONE) {
+        if (g->bmode != OP_BIAS_COLS && g->bmode != OP_BIAS_ROWS)
+            return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "gemm: unknown bias mode %d",
+                             (int)g->bmode);
+        CLGM_TRY(check_matrix(ctx, "bias", g->bias, g->bias_off, 0, 1, 1,
+                              g->bmode == OP_BIAS_COLS ? g->N : g->M,
+                              g->bmode == OP_BIAS_COLS ? g->N : g->M));
+    }
     return check_matrix(ctx, "C", g->C, g->coff, g->sc, g->batch, g->M, g->N, g->ldc);
 }
 
@@ -86,10 +97,11 @@ static clgm_status launch_naive(clgm_ctx *ctx, const char *options, const gemm_a
 {
     size_t gl[3] = {(size_t)g->N, (size_t)g->M, (size_t)g->batch}, l[3] = {16, 16, 1};
     fit_local(ctx, l);
-    return clgm_launch(ctx, "gemm", options, "gemm_naive", 3, gl, l, "iiiiifbiiibiiifbiii",
+    return clgm_launch(ctx, "gemm", options, "gemm_naive", 3, gl, l, "iiiiifbiiibiiifbiiibii",
                        g->ta, g->tb, g->M, g->N, g->K, (double)g->alpha, g->A, (int)g->aoff,
                        g->lda, (int)g->sa, g->B, (int)g->boff, g->ldb, (int)g->sb,
-                       (double)g->beta, g->C, (int)g->coff, g->ldc, (int)g->sc);
+                       (double)g->beta, g->C, (int)g->coff, g->ldc, (int)g->sc, g->bias,
+                       (int)g->bias_off, (int)g->bmode);
 }
 
 /* One launch of a register-blocked kernel over tile_rows x tile_cols tiles;
@@ -102,10 +114,11 @@ static clgm_status launch_tiles(clgm_ctx *ctx, const gemm_params *p, const char 
     size_t gl[3] = {(size_t)tx, (size_t)ty, (size_t)g->batch};
     size_t l[3] = {(size_t)p->lx, (size_t)p->ly, 1};
     fit_local(ctx, l);
-    return clgm_launch(ctx, "gemm", opt, kernel, 3, gl, l, "iiifbiiibiiifbiii", g->M, g->N,
-                       g->K, (double)g->alpha, g->A, (int)g->aoff, g->lda, (int)g->sa, g->B,
-                       (int)g->boff, g->ldb, (int)g->sb, (double)g->beta, g->C,
-                       (int)g->coff, g->ldc, (int)g->sc);
+    return clgm_launch(ctx, "gemm", opt, kernel, 3, gl, l, "iiifbiiibiiifbiiibii", g->M,
+                       g->N, g->K, (double)g->alpha, g->A, (int)g->aoff, g->lda, (int)g->sa,
+                       g->B, (int)g->boff, g->ldb, (int)g->sb, (double)g->beta, g->C,
+                       (int)g->coff, g->ldc, (int)g->sc, g->bias, (int)g->bias_off,
+                       (int)g->bmode);
 }
 
 /* Copies A (M x K, not transposed) into scratch as A^T (K x M) and runs
@@ -233,7 +246,25 @@ static clgm_status clblast_fail(clgm_ctx *ctx, CLBlastStatusCode c, const char *
                      ctx->info.name);
 }
 
+/* CLBlast has no epilogue: the bias in a pass of its own. */
+static clgm_status bias_pass(clgm_ctx *ctx, const gemm_args *g)
+{
+    size_t gl[3] = {(size_t)g->N, (size_t)g->M, (size_t)g->batch}, l[3] = {16, 16, 1};
+    fit_local(ctx, l);
+    return clgm_launch(ctx, "gemm", NULL, "gemm_bias_pass", 3, gl, l, "iibiiibii", g->M, g->N,
+                       g->C, (int)g->coff, g->ldc, (int)g->sc, g->bias, (int)g->bias_off,
+                       (int)g->bmode);
+}
+
+static clgm_status launch_clblast_product(clgm_ctx *ctx, const gemm_args *g);
+
 static clgm_status launch_clblast(clgm_ctx *ctx, const gemm_args *g)
+{
+    CLGM_TRY(launch_clblast_product(ctx, g));
+    return g->bmode == OP_BIAS_NONE ? CLGM_OK : bias_pass(ctx, g);
+}
+
+static clgm_status launch_clblast_product(clgm_ctx *ctx, const gemm_args *g)
 {
     const CLBlastLayout L = CLBlastLayoutRowMajor;
     const CLBlastTranspose ta = g->ta ? CLBlastTransposeYes : CLBlastTransposeNo;
@@ -277,16 +308,19 @@ void gemm_set_observer(gemm_observer fn, void *user)
     observer_user = user;
 }
 
-clgm_status op_gemm_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N,
-                            int K, float alpha, clgm_buf *A, size_t aoff, int lda,
-                            size_t stride_a, clgm_buf *B, size_t boff, int ldb,
-                            size_t stride_b, float beta, clgm_buf *C, size_t coff,
-                            int ldc, size_t stride_c, int batch)
+clgm_status op_gemm_bias_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N,
+                                 int K, float alpha, clgm_buf *A, size_t aoff, int lda,
+                                 size_t stride_a, clgm_buf *B, size_t boff, int ldb,
+                                 size_t stride_b, float beta, clgm_buf *C, size_t coff,
+                                 int ldc, size_t stride_c, int batch, op_bias bias_mode,
+                                 clgm_buf *bias, size_t bias_off)
 {
     gemm_args g = {.ta = (int)ta, .tb = (int)tb, .M = M, .N = N, .K = K, .batch = batch,
                    .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C, .aoff = aoff,
                    .boff = boff, .coff = coff, .sa = stride_a, .sb = stride_b,
-                   .sc = stride_c, .lda = lda, .ldb = ldb, .ldc = ldc};
+                   .sc = stride_c, .lda = lda, .ldb = ldb, .ldc = ldc, .bmode = bias_mode,
+                   .bias = bias_mode == OP_BIAS_NONE ? C : bias,
+                   .bias_off = bias_mode == OP_BIAS_NONE ? 0 : bias_off};
     CLGM_TRY(check_args(ctx, &g));
     if (M == 0 || N == 0 || batch == 0) return CLGM_OK;
     if (observer) {
@@ -310,6 +344,17 @@ clgm_status op_gemm_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int 
     }
     default: return launch_own(ctx, &p, &g);
     }
+}
+
+clgm_status op_gemm_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N,
+                            int K, float alpha, clgm_buf *A, size_t aoff, int lda,
+                            size_t stride_a, clgm_buf *B, size_t boff, int ldb,
+                            size_t stride_b, float beta, clgm_buf *C, size_t coff,
+                            int ldc, size_t stride_c, int batch)
+{
+    return op_gemm_bias_batched(ctx, ta, tb, M, N, K, alpha, A, aoff, lda, stride_a, B, boff,
+                                ldb, stride_b, beta, C, coff, ldc, stride_c, batch,
+                                OP_BIAS_NONE, NULL, 0);
 }
 
 clgm_status op_gemm(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N, int K,

@@ -45,6 +45,19 @@ clgm_status op_gemm_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M,
                             int ldb, size_t stride_b, float beta, clgm_buf *C,
                             size_t coff, int ldc, size_t stride_c, int batch);
 
+/* op_gemm_batched with a bias epilogue: C = alpha op(A) op(B) + bias + beta C,
+ * bias[j] added to column j (OP_BIAS_COLS: Dense, y = x W^T + b) or bias[i]
+ * to row i (OP_BIAS_ROWS: conv, one bias per output channel) of every
+ * product. The own and naive kernels add it as they store C; CLBlast gets a
+ * pass of its own. OP_BIAS_NONE ignores bias. */
+typedef enum { OP_BIAS_NONE = 0, OP_BIAS_COLS = 1, OP_BIAS_ROWS = 2 } op_bias;
+clgm_status op_gemm_bias_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N,
+                                 int K, float alpha, clgm_buf *A, size_t aoff, int lda,
+                                 size_t stride_a, clgm_buf *B, size_t boff, int ldb,
+                                 size_t stride_b, float beta, clgm_buf *C, size_t coff,
+                                 int ldc, size_t stride_c, int batch, op_bias bias_mode,
+                                 clgm_buf *bias, size_t bias_off);
+
 /* ---- convolution family (ops/conv.c, cl/conv.cl) ---- */
 typedef struct op_conv_shape {
     int N, C, H, W;      /* input */
@@ -61,6 +74,12 @@ size_t op_conv_workspace(const op_conv_shape *s, int transposed);
 clgm_status op_conv2d_forward(clgm_ctx *ctx, const op_conv_shape *s,
                               clgm_buf *x, size_t xoff, clgm_buf *w, size_t woff,
                               clgm_buf *y, size_t yoff, clgm_buf *work);
+/* The same plus bias[c] on output channel c (bias NULL: none), added in the
+ * GEMM's epilogue rather than in a pass over y. */
+clgm_status op_conv2d_forward_bias(clgm_ctx *ctx, const op_conv_shape *s,
+                                   clgm_buf *x, size_t xoff, clgm_buf *w, size_t woff,
+                                   clgm_buf *bias, size_t boff, clgm_buf *y, size_t yoff,
+                                   clgm_buf *work);
 /* dx (overwrite, may be NULL to skip) and dw (+=) from dy. */
 clgm_status op_conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s,
                                clgm_buf *x, size_t xoff, clgm_buf *w, size_t woff,
