@@ -45,7 +45,11 @@ static void help(void)
            "                     batch 16 (a quick check of the machinery)\n"
            "  --dry-run          measure and report, store nothing\n"
            "  -h, --help         this text\n\n"
-           "Delete the profile file (its path is printed) to go back to the built-in choice.\n");
+           "Delete the profile file (its path is printed) to go back to the built-in choice.\n\n"
+           "examples:\n"
+           "  clgm tune                          # both stages (2-3 minutes on a 2-core CPU)\n"
+           "  clgm tune --only kernels --dry-run # see what the second stage would pick\n"
+           "  clgm tune -d gpu --presets dcgan64 --batch 128\n");
 }
 
 static void observe(void *user, const gemm_shape *s)
