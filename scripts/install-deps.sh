@@ -10,9 +10,10 @@ if [ "${1:-}" = "--test" ]; then
   need="$need oclgrind python3-torch python3-numpy"
 fi
 # Benchmark extras: PyTorch as the peer, on OpenBLAS (Debian's default
-# libblas3 is the reference BLAS, ~30x slower, which would flatter clgm).
+# libblas3 is the reference BLAS, ~30x slower, which would flatter clgm);
+# PIL for image folders in bench/torch_ref.py and scripts/fashion-mnist-64.py.
 if [ "${1:-}" = "--bench" ]; then
-  need="$need python3-torch python3-numpy libopenblas0-pthread"
+  need="$need python3-torch python3-numpy libopenblas0-pthread python3-pil"
 fi
 missing=""
 for p in $need; do
