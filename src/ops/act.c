@@ -5,7 +5,6 @@
 #include "ops/ops.h"
 #include "ops/ops_util.h"
 
-
 static const char *act_name(op_act act)
 {
     switch (act) {
@@ -35,12 +34,12 @@ clgm_status op_act_forward(clgm_ctx *ctx, op_act act, float slope, size_t n,
     CLGM_TRY(check_act(ctx, act, slope, "act_forward"));
     CLGM_TRY(ops_check_buf(ctx, "act_forward", "x", x, xoff, n));
     CLGM_TRY(ops_check_buf(ctx, "act_forward", "y", y, yoff, n));
-    ops_kparams kp;
-    CLGM_TRY(ops_kparams_get(ctx, &kp));
-    char kname[32], opt[32];
+    ops_red r;
+    CLGM_TRY(ops_red_get(ctx, &r));
+    char kname[32];
     snprintf(kname, sizeof kname, "%s_forward", act_name(act));
-    size_t g = n, l = (size_t)kp.ew;
-    return clgm_launch(ctx, "act", ops_red_options(&kp, opt, sizeof opt), kname, 1, &g, &l, "bibiif", x, (int)xoff, y,
+    size_t g = n, l = r.ew;
+    return clgm_launch(ctx, "act", r.o, kname, 1, &g, &l, "bibiif", x, (int)xoff, y,
                        (int)yoff, (int)n, (double)slope);
 }
 
@@ -52,12 +51,12 @@ clgm_status op_act_backward(clgm_ctx *ctx, op_act act, float slope, size_t n,
     CLGM_TRY(ops_check_buf(ctx, "act_backward", "y", y, yoff, n));
     CLGM_TRY(ops_check_buf(ctx, "act_backward", "dy", dy, dyoff, n));
     CLGM_TRY(ops_check_buf(ctx, "act_backward", "dx", dx, dxoff, n));
-    ops_kparams kp;
-    CLGM_TRY(ops_kparams_get(ctx, &kp));
-    char kname[32], opt[32];
+    ops_red r;
+    CLGM_TRY(ops_red_get(ctx, &r));
+    char kname[32];
     snprintf(kname, sizeof kname, "%s_backward", act_name(act));
-    size_t g = n, l = (size_t)kp.ew;
-    return clgm_launch(ctx, "act", ops_red_options(&kp, opt, sizeof opt), kname, 1, &g, &l, "bibibiif", y, (int)yoff, dy,
+    size_t g = n, l = r.ew;
+    return clgm_launch(ctx, "act", r.o, kname, 1, &g, &l, "bibibiif", y, (int)yoff, dy,
                        (int)dyoff, dx, (int)dxoff, (int)n, (double)slope);
 }
 
@@ -78,24 +77,22 @@ clgm_status op_bias_add(clgm_ctx *ctx, int N, int C, int HW, clgm_buf *y,
     if (total == 0) return CLGM_OK;
     CLGM_TRY(ops_check_buf(ctx, "bias_add", "y", y, yoff, total));
     CLGM_TRY(ops_check_buf(ctx, "bias_add", "b", b, boff, (size_t)C));
-    ops_kparams kp;
-    CLGM_TRY(ops_kparams_get(ctx, &kp));
-    const size_t wg = (size_t)kp.ew;
-    char opt[32];
-    const char *o = ops_red_options(&kp, opt, sizeof opt);
+    ops_red r;
+    CLGM_TRY(ops_red_get(ctx, &r));
+    const size_t wg = r.ew;
     /* c comes from the range: (HW, C, N), or (C, N) for dense layers. Dim 0
      * groups fit the extent exactly where possible (see GUARD0 in act.cl);
      * later dimensions hold at most 64 work-items (NVIDIA's dim-2 limit). */
     if (HW == 1) {
         size_t g[2] = {(size_t)C, (size_t)N}, l0 = ops_dim0_local(g[0], wg);
         size_t l[2] = {l0, ops_min(ops_min(g[1], wg / l0), 64)};
-        return clgm_launch(ctx, "act", o, "bias_add_cols", 2, g, l, "bibiii", y,
+        return clgm_launch(ctx, "act", r.o, "bias_add_cols", 2, g, l, "bibiii", y,
                            (int)yoff, b, (int)boff, N, C);
     }
     size_t g[3] = {(size_t)HW, (size_t)C, (size_t)N}, l0 = ops_dim0_local(g[0], wg);
     size_t l1 = ops_min(ops_min(g[1], wg / l0), 64);
     size_t l[3] = {l0, l1, ops_min(ops_min(g[2], wg / (l0 * l1)), 64)};
-    return clgm_launch(ctx, "act", o, "bias_add_rows", 3, g, l, "bibiiii", y, (int)yoff,
+    return clgm_launch(ctx, "act", r.o, "bias_add_rows", 3, g, l, "bibiiii", y, (int)yoff,
                        b, (int)boff, N, C, HW);
 }
 
@@ -107,18 +104,16 @@ clgm_status op_bias_grad(clgm_ctx *ctx, int N, int C, int HW, clgm_buf *dy,
     if (C == 0) return CLGM_OK;
     CLGM_TRY(ops_check_buf(ctx, "bias_grad", "dy", dy, dyoff, total));
     CLGM_TRY(ops_check_buf(ctx, "bias_grad", "db", db, dboff, (size_t)C));
-    ops_kparams kp;
-    CLGM_TRY(ops_kparams_get(ctx, &kp));
-    const size_t rw = (size_t)kp.rw;
-    char opt[32];
-    const char *o = ops_red_options(&kp, opt, sizeof opt);
+    ops_red r;
+    CLGM_TRY(ops_red_get(ctx, &r));
+    const size_t rw = r.wg;
     if (HW == 1) { /* dense: a column per work-item reads coalesced rows */
         size_t g = (size_t)C, l = 64;
-        return clgm_launch(ctx, "act", o, "bias_grad_cols", 1, &g, &l, "bibiii", dy,
+        return clgm_launch(ctx, "act", r.o, "bias_grad_cols", 1, &g, &l, "bibiii", dy,
                            (int)dyoff, db, (int)dboff, N, C);
     }
     size_t g = (size_t)C * rw, l = rw;
-    return clgm_launch(ctx, "act", o, "bias_grad_groups", 1, &g, &l, "bibiiiii", dy,
+    return clgm_launch(ctx, "act", r.o, "bias_grad_groups", 1, &g, &l, "bibiiiii", dy,
                        (int)dyoff, db, (int)dboff, N, C, HW,
                        (int)ops_pow2_cover(((size_t)HW + 7) / 8, rw)); /* lx: see act.cl */
 }

@@ -44,18 +44,16 @@ clgm_status op_sum(clgm_ctx *ctx, clgm_buf *x, size_t xoff, size_t n,
 {
     enum { GROUPS = 64 };
     CLGM_TRY(check_n(ctx, xoff + n, "sum"));
-    ops_kparams kp;
-    CLGM_TRY(ops_kparams_get(ctx, &kp));
-    char opt[32];
-    const char *o = ops_red_options(&kp, opt, sizeof opt);
-    const size_t rw = (size_t)kp.rw;
+    ops_red r;
+    CLGM_TRY(ops_red_get(ctx, &r));
+    const size_t rw = r.wg;
     clgm_buf *partial;
     CLGM_TRY(clgm_buf_create(ctx, GROUPS * sizeof(float), &partial));
     size_t l = rw, g = (size_t)GROUPS * rw, g1 = rw;
-    clgm_status st = clgm_launch(ctx, "reduce", o, "sum_partial", 1, &g, &l,
+    clgm_status st = clgm_launch(ctx, "reduce", r.o, "sum_partial", 1, &g, &l,
                                  "biibi", x, (int)xoff, (int)n, partial, 0);
     if (st == CLGM_OK)
-        st = clgm_launch(ctx, "reduce", o, "sum_partial", 1, &g1, &l, "biibi",
+        st = clgm_launch(ctx, "reduce", r.o, "sum_partial", 1, &g1, &l, "biibi",
                          partial, 0, (int)GROUPS, out, (int)ooff);
     clgm_buf_release(ctx, partial);
     return st;

@@ -256,15 +256,7 @@ static clgm_status bias_pass(clgm_ctx *ctx, const gemm_args *g)
                        (int)g->bmode);
 }
 
-static clgm_status launch_clblast_product(clgm_ctx *ctx, const gemm_args *g);
-
 static clgm_status launch_clblast(clgm_ctx *ctx, const gemm_args *g)
-{
-    CLGM_TRY(launch_clblast_product(ctx, g));
-    return g->bmode == OP_BIAS_NONE ? CLGM_OK : bias_pass(ctx, g);
-}
-
-static clgm_status launch_clblast_product(clgm_ctx *ctx, const gemm_args *g)
 {
     const CLBlastLayout L = CLBlastLayoutRowMajor;
     const CLBlastTranspose ta = g->ta ? CLBlastTransposeYes : CLBlastTransposeNo;
@@ -336,7 +328,9 @@ clgm_status op_gemm_bias_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M,
     if (b == GEMM_CLBLAST && K == 0) b = GEMM_NAIVE; /* CLBlast rejects K = 0 */
 
     switch (b) {
-    case GEMM_CLBLAST: return launch_clblast(ctx, &g);
+    case GEMM_CLBLAST:
+        CLGM_TRY(launch_clblast(ctx, &g));
+        return g.bmode == OP_BIAS_NONE ? CLGM_OK : bias_pass(ctx, &g);
     case GEMM_NAIVE: {
         char options[160];
         gemm_build_options(&p, options, sizeof options);

@@ -4,7 +4,6 @@
 #include "ops/ops.h"
 #include "ops/ops_util.h"
 
-
 /* One work-item per element (cl/loss.cl says why). Groups depend on n only,
  * so the summation order (and the bits of the result) is the same on every
  * call with the same n. */

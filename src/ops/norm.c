@@ -37,9 +37,9 @@ static elem_map elem_map_make(const char *name, int N, int C, int HW, size_t wg)
 /* Width of the (chunk, n) grid inside a per-channel work-group of rw items:
  * the power of two covering a row's 8-float chunks, at most rw (see
  * cl/norm.cl). */
-static int group_lx(int HW, int rw)
+static int group_lx(int HW, size_t rw)
 {
-    return (int)ops_pow2_cover(((size_t)HW + 7) / 8, (size_t)rw);
+    return (int)ops_pow2_cover(((size_t)HW + 7) / 8, rw);
 }
 
 static clgm_status check_shape(clgm_ctx *ctx, const char *op, int N, int C, int HW,
@@ -63,10 +63,8 @@ clgm_status op_batchnorm_forward(clgm_ctx *ctx, int training, int N, int C, int 
 {
     size_t total = 0;
     CLGM_TRY(check_shape(ctx, "batchnorm_forward", N, C, HW, &total));
-    ops_kparams kp;
-    CLGM_TRY(ops_kparams_get(ctx, &kp));
-    char opt[32];
-    const char *o = ops_red_options(&kp, opt, sizeof opt);
+    ops_red r;
+    CLGM_TRY(ops_red_get(ctx, &r));
     if (!x || !y || !gamma || !beta || !run_mean || !run_var)
         return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
                          "batchnorm_forward: x, y, gamma, beta and the running stats are required");
@@ -77,8 +75,8 @@ clgm_status op_batchnorm_forward(clgm_ctx *ctx, int training, int N, int C, int 
     CLGM_TRY(ops_check_buf(ctx, "batchnorm_forward", "running_mean", run_mean, rmoff, (size_t)C));
     CLGM_TRY(ops_check_buf(ctx, "batchnorm_forward", "running_var", run_var, rvoff, (size_t)C));
     if (!training) { /* normalize with the running statistics */
-        elem_map e = elem_map_make("bn_eval", N, C, HW, (size_t)kp.ew);
-        return clgm_launch(ctx, "norm", o, e.kernel, e.dims, e.global, e.local,
+        elem_map e = elem_map_make("bn_eval", N, C, HW, r.ew);
+        return clgm_launch(ctx, "norm", r.o, e.kernel, e.dims, e.global, e.local,
                            "biiiibibifbibibi", x, (int)xoff, N, C, HW, run_mean, (int)rmoff,
                            run_var, (int)rvoff, (double)eps, gamma, (int)goff, beta,
                            (int)boff, y, (int)yoff);
@@ -95,20 +93,20 @@ clgm_status op_batchnorm_forward(clgm_ctx *ctx, int training, int N, int C, int 
     CLGM_TRY(ops_check_buf(ctx, "batchnorm_forward", "save_invstd", save_invstd, sioff, (size_t)C));
     if (HW == 1) {
         size_t g = (size_t)C, l = 64;
-        CLGM_TRY(clgm_launch(ctx, "norm", o, "bn_stats_cols", 1, &g, &l,
+        CLGM_TRY(clgm_launch(ctx, "norm", r.o, "bn_stats_cols", 1, &g, &l,
                              "biiiffbibibibi", x, (int)xoff, N, C, (double)eps,
                              (double)momentum, save_mean, (int)smoff, save_invstd,
                              (int)sioff, run_mean, (int)rmoff, run_var, (int)rvoff));
     } else {
-        size_t g = (size_t)C * (size_t)kp.rw, l = (size_t)kp.rw;
-        CLGM_TRY(clgm_launch(ctx, "norm", o, "bn_stats_groups", 1, &g, &l,
-                             "biiiiiffbibibibi", x, (int)xoff, N, C, HW, group_lx(HW, kp.rw),
+        size_t g = (size_t)C * r.wg, l = r.wg;
+        CLGM_TRY(clgm_launch(ctx, "norm", r.o, "bn_stats_groups", 1, &g, &l,
+                             "biiiiiffbibibibi", x, (int)xoff, N, C, HW, group_lx(HW, r.wg),
                              (double)eps, (double)momentum, save_mean, (int)smoff,
                              save_invstd, (int)sioff, run_mean, (int)rmoff, run_var,
                              (int)rvoff));
     }
-    elem_map e = elem_map_make("bn_apply", N, C, HW, (size_t)kp.ew);
-    return clgm_launch(ctx, "norm", o, e.kernel, e.dims, e.global, e.local,
+    elem_map e = elem_map_make("bn_apply", N, C, HW, r.ew);
+    return clgm_launch(ctx, "norm", r.o, e.kernel, e.dims, e.global, e.local,
                        "biiiibibibibibi", x, (int)xoff, N, C, HW, save_mean, (int)smoff,
                        save_invstd, (int)sioff, gamma, (int)goff, beta, (int)boff, y,
                        (int)yoff);
@@ -124,10 +122,8 @@ clgm_status op_batchnorm_backward(clgm_ctx *ctx, int N, int C, int HW, clgm_buf 
 {
     size_t total = 0;
     CLGM_TRY(check_shape(ctx, "batchnorm_backward", N, C, HW, &total));
-    ops_kparams kp;
-    CLGM_TRY(ops_kparams_get(ctx, &kp));
-    char opt[32];
-    const char *o = ops_red_options(&kp, opt, sizeof opt);
+    ops_red r;
+    CLGM_TRY(ops_red_get(ctx, &r));
     if (!x || !gamma || !save_mean || !save_invstd || !dy || !dgamma || !dbeta)
         return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
                          "batchnorm_backward: only dx may be NULL");
@@ -145,19 +141,19 @@ clgm_status op_batchnorm_backward(clgm_ctx *ctx, int N, int C, int HW, clgm_buf 
     clgm_status st;
     if (HW == 1) {
         size_t g = (size_t)C, l = 64;
-        st = clgm_launch(ctx, "norm", o, "bn_sums_cols", 1, &g, &l, "bibiiibibibibib", x,
+        st = clgm_launch(ctx, "norm", r.o, "bn_sums_cols", 1, &g, &l, "bibiiibibibibib", x,
                          (int)xoff, dy, (int)dyoff, N, C, save_mean, (int)smoff, save_invstd,
                          (int)sioff, dgamma, (int)dgoff, dbeta, (int)dboff, sums);
     } else {
-        size_t g = (size_t)C * (size_t)kp.rw, l = (size_t)kp.rw;
-        st = clgm_launch(ctx, "norm", o, "bn_sums_groups", 1, &g, &l,
+        size_t g = (size_t)C * r.wg, l = r.wg;
+        st = clgm_launch(ctx, "norm", r.o, "bn_sums_groups", 1, &g, &l,
                          "bibiiiiibibibibib", x, (int)xoff, dy, (int)dyoff, N, C, HW,
-                         group_lx(HW, kp.rw), save_mean, (int)smoff, save_invstd, (int)sioff, dgamma,
+                         group_lx(HW, r.wg), save_mean, (int)smoff, save_invstd, (int)sioff, dgamma,
                          (int)dgoff, dbeta, (int)dboff, sums);
     }
     if (st == CLGM_OK && dx) {
-        elem_map e = elem_map_make("bn_dx", N, C, HW, (size_t)kp.ew);
-        st = clgm_launch(ctx, "norm", o, e.kernel, e.dims, e.global, e.local,
+        elem_map e = elem_map_make("bn_dx", N, C, HW, r.ew);
+        st = clgm_launch(ctx, "norm", r.o, e.kernel, e.dims, e.global, e.local,
                          "bibiiiibibibibbi", x, (int)xoff, dy, (int)dyoff, N, C, HW,
                          save_mean, (int)smoff, save_invstd, (int)sioff, gamma, (int)goff,
                          sums, dx, (int)dxoff);

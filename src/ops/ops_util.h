@@ -32,11 +32,11 @@ static inline clgm_status ops_ew_local(clgm_ctx *ctx, size_t *l)
     return CLGM_OK;
 }
 
-/* The reduction work-group size for ctx's device and the build options
- * that compile it into the reduction programs (o: NULL or points into opt,
- * so keep the struct in place). */
+/* The work-group sizes for ctx's device (ew elementwise, wg reductions) and
+ * the build options that compile the reduction size into the programs that
+ * hold reductions (o: NULL or points into opt, so keep the struct in place). */
 typedef struct ops_red {
-    size_t wg;
+    size_t ew, wg;
     char opt[32];
     const char *o;
 } ops_red;
@@ -45,6 +45,7 @@ static inline clgm_status ops_red_get(clgm_ctx *ctx, ops_red *r)
 {
     ops_kparams kp;
     CLGM_TRY(ops_kparams_get(ctx, &kp));
+    r->ew = (size_t)kp.ew;
     r->wg = (size_t)kp.rw;
     r->o = ops_red_options(&kp, r->opt, sizeof r->opt);
     return CLGM_OK;
