@@ -45,6 +45,16 @@
 #define GEMM_DK 16   // gemm_nt: vector width along k (4, 8 or 16)
 #endif
 
+// A fused multiply-add where the device has one in hardware (CL_FP_FMA,
+// passed as CLGM_FMA): PoCL compiles mad() to a multiply and an add, which
+// halves the peak of an FMA machine; fma() without the hardware is emulated
+// and slow, so mad() stays the fallback.
+#if defined(CLGM_FMA) && CLGM_FMA && !defined(GEMM_FORCE_MAD)
+#define GEMM_MAD(a, b, c) fma(a, b, c)
+#else
+#define GEMM_MAD(a, b, c) mad(a, b, c)
+#endif
+
 #define GEMM_CAT_(a, b) a##b
 #define GEMM_CAT(a, b) GEMM_CAT_(a, b)
 #define VEC GEMM_CAT(float, GEMM_VW)
@@ -126,7 +136,7 @@ static inline void gemm_outer_rows(const int ta, int M, int N, int K, float alph
         for (int r = 0; r < GEMM_TM; r++) {
             const VEC a = (VEC)(arow[r][k * a_k]);
 #pragma unroll
-            for (int v = 0; v < GEMM_VN; v++) acc[r][v] = mad(a, bv[v], acc[r][v]);
+            for (int v = 0; v < GEMM_VN; v++) acc[r][v] = GEMM_MAD(a, bv[v], acc[r][v]);
         }
     }
     VEC bcol[GEMM_VN];  // the bias of this tile's columns (bmode 1)
@@ -213,7 +223,7 @@ static inline void gemm_outer_cols(const int tb, int M, int N, int K, float alph
         for (int c = 0; c < GEMM_TM; c++) {
             const VEC bb = (VEC)(bcol[c][k * b_k]);
 #pragma unroll
-            for (int v = 0; v < GEMM_VN; v++) acc[c][v] = mad(av[v], bb, acc[c][v]);
+            for (int v = 0; v < GEMM_VN; v++) acc[c][v] = GEMM_MAD(av[v], bb, acc[c][v]);
         }
     }
     float t[GEMM_TM][GEMM_TW];
@@ -306,7 +316,7 @@ __kernel void gemm_nt(int M, int N, int K, float alpha,
 #pragma unroll
         for (int r = 0; r < GEMM_DR; r++)
 #pragma unroll
-            for (int c = 0; c < GEMM_DC; c++) acc[r][c] = mad(av[r], bv[c], acc[r][c]);
+            for (int c = 0; c < GEMM_DC; c++) acc[r][c] = GEMM_MAD(av[r], bv[c], acc[r][c]);
     }
     float s[GEMM_DR][GEMM_DC];
 #pragma unroll
@@ -317,7 +327,7 @@ __kernel void gemm_nt(int M, int N, int K, float alpha,
 #pragma unroll
         for (int r = 0; r < GEMM_DR; r++)
 #pragma unroll
-            for (int c = 0; c < GEMM_DC; c++) s[r][c] = mad(arow[r][k], brow[c][k], s[r][c]);
+            for (int c = 0; c < GEMM_DC; c++) s[r][c] = GEMM_MAD(arow[r][k], brow[c][k], s[r][c]);
     }
 #pragma unroll
     for (int r = 0; r < GEMM_DR; r++) {

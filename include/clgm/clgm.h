@@ -64,6 +64,7 @@ typedef struct clgm_device_info {
     size_t max_work_group_size;
     int fp16;
     int fp64;
+    int fma;              /* single-precision fma() in hardware (CL_FP_FMA) */
 } clgm_device_info;
 
 /* Enumerates every device of every platform into one flat list (caller frees

@@ -52,8 +52,8 @@ static int print_list(void)
         printf("      memory     global %.1f GiB, local %.0f KiB, max alloc %.1f GiB\n",
                d->global_mem_bytes / 1073741824.0, d->local_mem_bytes / 1024.0,
                d->max_alloc_bytes / 1073741824.0);
-        printf("      float      fp16 %s, fp64 %s\n", d->fp16 ? "yes" : "no",
-               d->fp64 ? "yes" : "no");
+        printf("      float      fp16 %s, fp64 %s, fma %s\n", d->fp16 ? "yes" : "no",
+               d->fp64 ? "yes" : "no", d->fma ? "yes" : "no");
     }
     printf("* default device; select with --device or CLGM_DEVICE\n");
     free(list);

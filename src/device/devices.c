@@ -67,6 +67,9 @@ static void fill_info(cl_platform_id p, cl_device_id d, clgm_device_info *info)
     dev_str(d, CL_DEVICE_EXTENSIONS, ext, sizeof ext);
     info->fp16 = strstr(ext, "cl_khr_fp16") != NULL;
     info->fp64 = strstr(ext, "cl_khr_fp64") != NULL;
+    cl_device_fp_config fp = 0;
+    clGetDeviceInfo(d, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+    info->fma = (fp & CL_FP_FMA) != 0;
 }
 
 /* Walks platforms and devices; calls back with each. Returns the count. */
