@@ -6,7 +6,9 @@
 
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
 
@@ -17,6 +19,29 @@ typedef char *(*openblas_config_fn)(void);
 
 static sgemm_fn sgemm;
 
+/* OpenBLAS's DYNAMIC_ARCH build falls back to its SSE3 "Prescott" kernels on a
+ * CPU model it does not know (seen on a KVM Xeon, model 207), which runs
+ * SGEMM 3-4x below what the machine does with the AVX-512 kernels: a peer
+ * that slow flatters clgm. When that happens on a CPU with AVX2, name the
+ * kernel set the CPU supports (unless the user chose one). */
+static const char *better_coretype(void *h)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    openblas_config_fn core = NULL;
+    void *sym = dlsym(h, "openblas_get_corename");
+    if (sym) memcpy(&core, &sym, sizeof sym);
+    if (!core || strcasecmp(core(), "prescott") || getenv("OPENBLAS_CORETYPE")) return NULL;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+#else
+    (void)h;
+#endif
+    return NULL;
+}
+
 int host_blas_open(char *name, size_t len)
 {
     /* OpenBLAS's own soname first: its config string names the kernel set. */
@@ -24,6 +49,13 @@ int host_blas_open(char *name, size_t len)
     for (size_t i = 0; i < sizeof libs / sizeof *libs; i++) {
         void *h = dlopen(libs[i], RTLD_NOW | RTLD_LOCAL);
         if (!h) continue;
+        const char *forced = better_coretype(h);
+        if (forced) { /* it reads the variable when loaded: load it again */
+            dlclose(h);
+            setenv("OPENBLAS_CORETYPE", forced, 1);
+            h = dlopen(libs[i], RTLD_NOW | RTLD_LOCAL);
+            if (!h) continue;
+        }
         /* memcpy: ISO C has no object-to-function pointer cast; POSIX
          * guarantees the representations match. */
         void *sym = dlsym(h, "cblas_sgemm");
@@ -32,7 +64,10 @@ int host_blas_open(char *name, size_t len)
         openblas_config_fn cfg = NULL;
         sym = dlsym(h, "openblas_get_config");
         if (sym) memcpy(&cfg, &sym, sizeof sym);
-        if (cfg) snprintf(name, len, "OpenBLAS (%s)", cfg());
+        if (cfg)
+            snprintf(name, len, "OpenBLAS (%s)%s%s%s", cfg(),
+                     forced ? "; it did not recognise this CPU, so OPENBLAS_CORETYPE=" : "",
+                     forced ? forced : "", forced ? " was set for it" : "");
         else if (!strcmp(libs[i], "libblas.so.3"))
             snprintf(name, len, "libblas.so.3 (reference BLAS unless update-alternatives "
                                 "points it elsewhere)");
