@@ -183,15 +183,17 @@ static void check_shapes(clgm_ctx *ctx, const char *backend)
 
 /* Tile configurations other than the built-in default go through the -D
  * build options path; ntt switches NT between its dot-product kernel and
- * the transpose + TT route. */
+ * the transpose + TT route, and ntk=20 splits the two shapes below between
+ * them (K 19 as TT, K 30 as dot products). */
 static void check_other_tiles(clgm_ctx *ctx)
 {
     static const char *const sets[] = {
         "tm=3,vw=8,vn=2,dr=2,dc=3,dk=8,ntt=0,lx=2,ly=3",
         "tm=5,vw=4,vn=3,dr=3,dc=1,dk=4,ntt=1,lx=3,ly=1",
+        "tm=5,vw=4,vn=3,dr=3,dc=1,dk=4,ntt=1,ntk=20,lx=3,ly=1",
     };
     const layout plain = {0, 0, 0}, gc = {4, 2, 9};
-    for (int s = 0; s < 2; s++) {
+    for (int s = 0; s < 3; s++) {
         setenv("CLGM_GEMM_PARAMS", sets[s], 1);
         for (int t = 0; t < 4; t++) {
             op_trans ta = (t & 1) ? OP_T : OP_N, tb = (t & 2) ? OP_T : OP_N;

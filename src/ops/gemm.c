@@ -182,8 +182,10 @@ static clgm_status launch_own(clgm_ctx *ctx, const gemm_params *p, const gemm_ar
         return launch_naive(ctx, opt, g);
     }
     /* NT: dot products along K for any M, N; as TT when N is wide enough
-     * for the outer products to win (p->nt_tt, measured). */
-    if (p->nt_tt > 0 && g->N >= p->nt_tt && wide_m && g->K > 0)
+     * and K short enough for the outer products to win (p->nt_tt, p->nt_k,
+     * measured). */
+    if (p->nt_tt > 0 && g->N >= p->nt_tt && (p->nt_k == 0 || g->K < p->nt_k) && wide_m &&
+        g->K > 0)
         return launch_a_transposed(ctx, p, opt, "gemm_tt", tw, p->tm, g);
     return launch_tiles(ctx, p, opt, "gemm_nt", p->dr, p->dc, g);
 }

@@ -29,9 +29,13 @@ static const gemm_table_entry gemm_table[] = {
      * per row) beat 8x16 by up to 1.8x; work-groups of 8 tiles down M share
      * B's column strip in cache; NT runs as TT from N >= 32 (1.2-2x), while
      * the dot-product kernel wins for narrow N (conv1 dW, N = 16). */
+    /* With fma() (2026-12-03, a 2-core Xeon VM, skylake-avx512) the dot-product
+     * kernel beat TT from K ~1024 on: dcgan's conv2 dW (K = 3136) 149-187 vs
+     * 110-151 GFLOPS, mlp's fc4 forward (K = 1024) 184 vs 153; at K = 100 TT
+     * stays 2x ahead. */
     {"pthread", CLGM_DEVICE_CPU,
      {.backend = GEMM_OWN, .tm = 8, .vw = 16, .vn = 2, .dr = 4, .dc = 4, .dk = 16,
-      .nt_tt = 32, .lx = 1, .ly = 8}},
+      .nt_tt = 32, .nt_k = 1024, .lx = 1, .ly = 8}},
 };
 
 /* Parses "key=value,..." over *out. ctx NULL: fails without a message (a
@@ -42,7 +46,8 @@ static clgm_status parse_params(clgm_ctx *ctx, const char *what, const char *tex
     struct { const char *key; int *field; int lo, hi, pow2; } keys[] = {
         {"tm", &out->tm, 1, 16, 0}, {"vw", &out->vw, 2, 16, 1}, {"vn", &out->vn, 1, 4, 0},
         {"dr", &out->dr, 1, 8, 0},  {"dc", &out->dc, 1, 8, 0},  {"dk", &out->dk, 4, 16, 1},
-        {"ntt", &out->nt_tt, 0, 1 << 30, 0}, {"ntn", &out->nn_tn, 0, 1 << 30, 0},
+        {"ntt", &out->nt_tt, 0, 1 << 30, 0}, {"ntk", &out->nt_k, 0, 1 << 30, 0},
+        {"ntn", &out->nn_tn, 0, 1 << 30, 0},
         {"lx", &out->lx, 1, 256, 0},
         {"ly", &out->ly, 1, 256, 0},
     };
@@ -61,7 +66,7 @@ static clgm_status parse_params(clgm_ctx *ctx, const char *what, const char *tex
         while (k < sizeof keys / sizeof *keys && strcmp(keys[k].key, key)) k++;
         if (k == sizeof keys / sizeof *keys)
             return ctx ? clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
-                                   "%s: unknown key '%s' (known: tm vw vn dr dc dk ntt ntn lx ly)",
+                                   "%s: unknown key '%s' (known: tm vw vn dr dc dk ntt ntk ntn lx ly)",
                                    what, key)
                        : CLGM_ERR_FORMAT;
         if (v < keys[k].lo || v > keys[k].hi || (keys[k].pow2 && (v & (v - 1))))
@@ -76,8 +81,8 @@ static clgm_status parse_params(clgm_ctx *ctx, const char *what, const char *tex
 
 void gemm_params_format(const gemm_params *p, char *out, size_t len)
 {
-    snprintf(out, len, "tm=%d,vw=%d,vn=%d,dr=%d,dc=%d,dk=%d,ntt=%d,ntn=%d,lx=%d,ly=%d", p->tm,
-             p->vw, p->vn, p->dr, p->dc, p->dk, p->nt_tt, p->nn_tn, p->lx, p->ly);
+    snprintf(out, len, "tm=%d,vw=%d,vn=%d,dr=%d,dc=%d,dk=%d,ntt=%d,ntk=%d,ntn=%d,lx=%d,ly=%d",
+             p->tm, p->vw, p->vn, p->dr, p->dc, p->dk, p->nt_tt, p->nt_k, p->nn_tn, p->lx, p->ly);
 }
 
 /* ---- tuned profiles on disk ---- */

@@ -30,6 +30,8 @@ typedef struct gemm_params {
     int dk;       /* ... accumulated dk-wide along k (4, 8 or 16) */
     int nt_tt;    /* NT with N >= nt_tt (and M >= a TT tile) runs as A^T into
                      scratch + the TT kernel instead; 0: never */
+    int nt_k;     /* ... unless K >= nt_k: a long K pays the dot products'
+                     horizontal sums back; 0: no limit */
     int nn_tn;    /* NN with K >= nn_tn (and N >= a tile) runs as A^T into
                      scratch + the TN kernel instead; 0: never */
     int lx, ly;   /* work-group size in tiles (x along N, y along M) */

@@ -17,6 +17,8 @@
  * would inherit fields from whatever profile is stored. */
 static const gemm_params own_candidates[] = {
     {.backend = GEMM_OWN, .tm = 8, .vw = 16, .vn = 2, .dr = 4, .dc = 4, .dk = 16, .nt_tt = 32, .lx = 1, .ly = 8},
+    {.backend = GEMM_OWN, .tm = 8, .vw = 16, .vn = 2, .dr = 4, .dc = 4, .dk = 16, .nt_tt = 32, .nt_k = 1024, .lx = 1, .ly = 8},
+    {.backend = GEMM_OWN, .tm = 8, .vw = 16, .vn = 2, .dr = 4, .dc = 4, .dk = 16, .nt_tt = 32, .nt_k = 4096, .lx = 1, .ly = 8},
     {.backend = GEMM_OWN, .tm = 8, .vw = 16, .vn = 1, .dr = 4, .dc = 4, .dk = 16, .nt_tt = 32, .lx = 1, .ly = 8},
     {.backend = GEMM_OWN, .tm = 4, .vw = 16, .vn = 2, .dr = 4, .dc = 4, .dk = 16, .nt_tt = 32, .lx = 1, .ly = 8},
     {.backend = GEMM_OWN, .tm = 8, .vw = 8, .vn = 2, .dr = 4, .dc = 4, .dk = 8, .nt_tt = 32, .lx = 1, .ly = 8},
