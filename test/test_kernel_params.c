@@ -64,15 +64,17 @@ int main(void)
     clgm_ctx *ctx = tu_open();
     gemm_profile_forget();
 
-    /* 1. Built-in choice: 256 both; the default reduction programs are the
-     * prebuilt ones (no extra build options). */
+    /* 1. Built-in choice: ew 256, rw 32 on a CPU and 256 elsewhere; the
+     * default reduction programs are the prebuilt ones (no extra build
+     * options). */
+    const int rw0 = ctx->info.type == CLGM_DEVICE_CPU ? 32 : 256;
     ops_kparams p = get(ctx);
-    TU_CHECK(p.ew == 256 && p.rw == 256, "defaults ew=%d rw=%d", p.ew, p.rw);
+    TU_CHECK(p.ew == 256 && p.rw == rw0, "defaults ew=%d rw=%d", p.ew, p.rw);
     char opt[32];
-    TU_CHECK(ops_red_options(&p, opt, sizeof opt) == NULL, "no options for the default rw");
-    ops_kparams q = {.ew = 64, .rw = 32};
-    const char *o = ops_red_options(&q, opt, sizeof opt);
-    TU_CHECK(o && !strcmp(o, "-DRED_WG=32"), "options for rw=32: %s", o ? o : "(null)");
+    TU_CHECK(ops_red_options(ctx, &p, opt, sizeof opt) == NULL, "no options for the default rw");
+    ops_kparams q = {.ew = 64, .rw = 128};
+    const char *o = ops_red_options(ctx, &q, opt, sizeof opt);
+    TU_CHECK(o && !strcmp(o, "-DRED_WG=128"), "options for rw=128: %s", o ? o : "(null)");
 
     /* 2. The override, and clear errors for bad ones (reported by the op that
      * looked it up, never a crash or a silent default). */
@@ -109,7 +111,7 @@ int main(void)
     check_sum(ctx, 100003, "sum with the profile's rw=64");
     TU_OK(ctx, gemm_profile_write(ctx, &gp, NULL, path, sizeof path));
     p = get(ctx);
-    TU_CHECK(p.ew == 256 && p.rw == 256, "profile without kernels: ew=%d rw=%d", p.ew, p.rw);
+    TU_CHECK(p.ew == 256 && p.rw == rw0, "profile without kernels: ew=%d rw=%d", p.ew, p.rw);
     TU_OK(ctx, gemm_profile_write(ctx, &gp, "ew=128,rw=64", path, sizeof path));
     FILE *f = fopen(path, "rb");
     char text[4096] = "";
@@ -123,7 +125,7 @@ int main(void)
     write_text(path, text);
     gemm_profile_forget();
     p = get(ctx);
-    TU_CHECK(p.ew == 256 && p.rw == 256, "malformed kernels line ignored: ew=%d rw=%d", p.ew, p.rw);
+    TU_CHECK(p.ew == 256 && p.rw == rw0, "malformed kernels line ignored: ew=%d rw=%d", p.ew, p.rw);
     remove(path);
     gemm_profile_forget();
 

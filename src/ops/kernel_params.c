@@ -8,11 +8,11 @@
 #include "ops/gemm_tune.h"
 #include "ops/kernel_params.h"
 
-enum { DEFAULT_WG = 256 }; /* keep in sync with RED_WG in cl/common.cl */
-
-ops_kparams ops_kparams_default(void)
+/* Keep rw in sync with RED_WG's default in cl/common.cl (a CPU runs a
+ * group's items in loops, once per barrier: small reduction groups pay). */
+ops_kparams ops_kparams_default(const clgm_ctx *ctx)
 {
-    return (ops_kparams){.ew = DEFAULT_WG, .rw = DEFAULT_WG};
+    return (ops_kparams){.ew = 256, .rw = ctx->info.type == CLGM_DEVICE_CPU ? 32 : 256};
 }
 
 clgm_status ops_kparams_parse(clgm_ctx *ctx, const char *what, const char *text,
@@ -49,7 +49,7 @@ void ops_kparams_format(const ops_kparams *p, char *out, size_t len)
 
 clgm_status ops_kparams_get(clgm_ctx *ctx, ops_kparams *out)
 {
-    *out = ops_kparams_default();
+    *out = ops_kparams_default(ctx);
     char stored[128];
     if (gemm_profile_kernels(ctx, stored, sizeof stored)) {
         ops_kparams q = *out;
@@ -65,9 +65,9 @@ clgm_status ops_kparams_get(clgm_ctx *ctx, ops_kparams *out)
     return CLGM_OK;
 }
 
-const char *ops_red_options(const ops_kparams *p, char *buf, size_t len)
+const char *ops_red_options(const clgm_ctx *ctx, const ops_kparams *p, char *buf, size_t len)
 {
-    if (p->rw == DEFAULT_WG) return NULL;
+    if (p->rw == ops_kparams_default(ctx).rw) return NULL;
     snprintf(buf, len, "-DRED_WG=%d", p->rw);
     return buf;
 }

@@ -20,8 +20,8 @@ typedef struct ops_kparams {
     int rw; /* reduction work-group size: a power of 2, 16..1024 */
 } ops_kparams;
 
-/* The built-in choice (ew 256, rw 256). */
-ops_kparams ops_kparams_default(void);
+/* The built-in choice: ew 256; rw 32 on a CPU, 256 elsewhere. */
+ops_kparams ops_kparams_default(const clgm_ctx *ctx);
 /* The parameters for ctx's device. Fails only on a malformed override. */
 clgm_status ops_kparams_get(clgm_ctx *ctx, ops_kparams *out);
 /* "ew=..,rw=.." over *out; ctx NULL: fails without a message. */
@@ -29,7 +29,7 @@ clgm_status ops_kparams_parse(clgm_ctx *ctx, const char *what, const char *text,
                               ops_kparams *out);
 void ops_kparams_format(const ops_kparams *p, char *out, size_t len);
 /* Build options for the programs with reductions (act, loss, norm, reduce,
- * xent): NULL for the default rw, so the default program is the prebuilt one. */
-const char *ops_red_options(const ops_kparams *p, char *buf, size_t len);
+ * xent): NULL for the device's default rw, so the default program is the prebuilt one. */
+const char *ops_red_options(const clgm_ctx *ctx, const ops_kparams *p, char *buf, size_t len);
 
 #endif

@@ -47,7 +47,7 @@ static inline clgm_status ops_red_get(clgm_ctx *ctx, ops_red *r)
     CLGM_TRY(ops_kparams_get(ctx, &kp));
     r->ew = (size_t)kp.ew;
     r->wg = (size_t)kp.rw;
-    r->o = ops_red_options(&kp, r->opt, sizeof r->opt);
+    r->o = ops_red_options(ctx, &kp, r->opt, sizeof r->opt);
     return CLGM_OK;
 }
 
