@@ -2,7 +2,7 @@
 // batch side by side so one GEMM covers the whole batch:
 //   col (C*KH*KW, N*OH*OW): col[(c*KH*KW + ky*KW + kx) * NP + n*OH*OW + oy*OW + ox]
 //                           = img[n, c, oy*s - p + ky, ox*s - p + kx] (0 outside)
-// with NP = N*OH*OW. "img" is the convolution input (for ConvTranspose2d the
+// with NP = N*OH*OW (im2col can also write it panel-major, see below). "img" is the convolution input (for ConvTranspose2d the
 // output, col2im being the adjoint of im2col). Work-item dim 0 runs along the
 // contiguous axis of what it writes, so stores are coalesced.
 //
@@ -42,13 +42,23 @@ inline int fdiv(int a, int d)
     }
 
 // Dim 0: column j = n*OH*OW + oy*OW + ox; dim 1: channel c. Each work-item
-// writes the KH_*KW_ rows of its (c, j).
+// writes the KH_*KW_ rows of its (c, j), panel-major: panels of pw columns,
+// pstride floats apart, row r of column j at (j / pw) * pstride + r * pw +
+// j % pw, pw dividing NP; dim 2 is the panel, dim 0 the column in it. The
+// plain layout above is the case pw = NP (one panel); the GEMM (cl/gemm.cl)
+// reads narrower ones faster. The panel comes from its own dimension, so
+// the stores are contiguous along dim 0 for PoCL's vectorizer (derived from
+// j, or from the group id, they were scattered: 2-3x slower). The host makes the work-group width divide pw,
+// so a group lies in one panel, its panel is uniform and the stores stay
+// contiguous (j is added to the pointer on its own: folded into one int
+// expression first, PoCL could not prove that and scattered the stores).
 #define IM2COL_BODY(KH_, KW_, UNROLL)                                           \
     int n = fdiv(j, ohw), q = j - n * ohw;                                     \
     int oy = fdiv(q, OW), ox = q - oy * OW;                                    \
     int y0 = oy * stride - pad, x0 = ox * stride - pad;                        \
     __global const float *src = img + ioff + (n * C + c) * H * W;              \
-    __global float *dst = col + coff + c * (KH_) * (KW_) * np + j;             \
+    __global float *dst = col + coff + c * (KH_) * (KW_) * pw +                \
+                          panel * pstride + x;                                 \
     UNROLL for (int ky = 0; ky < (KH_); ky++) {                                \
         int y = y0 + ky;                                                       \
         int yok = y >= 0 && y < H;                                             \
@@ -56,21 +66,21 @@ inline int fdiv(int a, int d)
             int x = x0 + kx;                                                   \
             int ok = yok && x >= 0 && x < W;                                   \
             float v = src[ok ? y * W + x : 0];                                 \
-            dst[(ky * (KW_) + kx) * np] = ok ? v : 0.0f;                       \
+            dst[(ky * (KW_) + kx) * pw] = ok ? v : 0.0f;                       \
         }                                                                      \
     }
 
 #define IM2COL_ARGS                                                             \
     __global const float *img, int ioff, int N, int C, int H, int W, int KH,   \
         int KW, int stride, int pad, int OH, int OW, __global float *col,      \
-        int coff
+        int coff, int pw, int pstride
 
 #define IM2COL_KERNEL(NAME, KH_, KW_, UNROLL)                                  \
     __kernel void NAME(IM2COL_ARGS)                                            \
     {                                                                          \
-        int j = get_global_id(0), c = get_global_id(1);                        \
-        int ohw = OH * OW, np = N * ohw;                                       \
-        GUARD2(j, np, c, C, IM2COL_BODY(KH_, KW_, UNROLL))                     \
+        int x = get_global_id(0), c = get_global_id(1), panel = get_global_id(2); \
+        int ohw = OH * OW, j = panel * pw + x;                                 \
+        GUARD2(x, pw, c, C, IM2COL_BODY(KH_, KW_, UNROLL))                     \
     }
 IM2COL_KERNEL(im2col, KH, KW, NO_UNROLL)
 IM2COL_KERNEL(im2col_k1, 1, 1, FULL_UNROLL)

@@ -585,6 +585,12 @@ int main(int argc, char **argv)
         op_conv_shape bigt = {2, 33, 7, 9, 17, 0, 0, 4, 4, 2, 1, 1};
         run_case(ctx, bigt, 1, 2);
         check_adjoint(bigt);
+        /* N*OH*OW = 256 and 64: whole panels of 32 or 64 columns when
+         * CLGM_GEMM_PARAMS=pan=1 (panel_test_conv) */
+        op_conv_shape pan = {4, 3, 16, 16, 5, 0, 0, 4, 4, 2, 1, 0};
+        run_case(ctx, pan, 0, 2);
+        op_conv_shape pant = {4, 6, 4, 4, 3, 0, 0, 4, 4, 2, 1, 0};
+        run_case(ctx, pant, 1, 2);
     }
     /* DCGAN stack: 28 -> 14 -> 7 -> 14 -> 28, and 7 -> 14 with out_pad 1 */
     int c1 = small ? 2 : 8, c2 = small ? 3 : 16, n = small ? 1 : 2;

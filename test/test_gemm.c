@@ -24,6 +24,8 @@
 static int small_mode;
 /* The bias epilogue check_case asks for (check_bias sets it). */
 static op_bias case_bias = OP_BIAS_NONE;
+/* check_case passes B in panel-major form (op_gemm_panel_b; check_panels). */
+static int case_panel;
 
 typedef struct layout {
     int pad;       /* extra floats per row beyond the minimal leading dim */
@@ -109,7 +111,26 @@ static int check_case(clgm_ctx *ctx, const char *backend, op_trans ta, op_trans 
     TU_OK(ctx, clgm_buf_create(ctx, (size_t)(nbias + 2) * sizeof(float), &bbias));
     TU_OK(ctx, clgm_buf_write(ctx, bbias, 0, (size_t)(nbias + 2) * sizeof(float), bias));
     setenv("CLGM_GEMM", backend, 1);
-    if (case_bias != OP_BIAS_NONE)
+    if (case_panel) {
+        /* B re-laid as panels pw wide, 5 spare floats between panels, the
+         * padding NaN (it must never reach C) */
+        int pw = op_gemm_panel_width(ctx);
+        int panels = (bcs + pw - 1) / pw, pstride = brs * pw + 5;
+        size_t np = 7 + (size_t)panels * pstride;
+        float *pb = malloc(np * sizeof *pb);
+        for (size_t i = 0; i < np; i++) pb[i] = NAN;
+        for (int r = 0; r < brs; r++)
+            for (int c = 0; c < bcs; c++)
+                pb[7 + (size_t)(c / pw) * pstride + (size_t)r * pw + c % pw] =
+                    b[lb->off + (size_t)r * ldb + c];
+        clgm_buf *bp;
+        TU_OK(ctx, clgm_buf_create(ctx, np * sizeof(float), &bp));
+        TU_OK(ctx, clgm_buf_write(ctx, bp, 0, np * sizeof(float), pb));
+        TU_OK(ctx, op_gemm_panel_b(ctx, ta, tb, M, N, K, alpha, ba, la->off, lda, bp, 7,
+                                   pstride, beta, bc, lc->off, ldc, case_bias, bbias, 2));
+        clgm_buf_release(ctx, bp);
+        free(pb);
+    } else if (case_bias != OP_BIAS_NONE)
         TU_OK(ctx, op_gemm_bias_batched(ctx, ta, tb, M, N, K, alpha, ba, la->off, lda, sa, bb,
                                         lb->off, ldb, sb, beta, bc, lc->off, ldc, sc, batch,
                                         case_bias, bbias, 2));
@@ -179,6 +200,30 @@ static void check_shapes(clgm_ctx *ctx, const char *backend)
             check_case(ctx, backend, ta, tb, 64, 1024, 784, 1.0f, 0.0f, 1, &plain,
                        &plain, &plain, 1, seed++);
     }
+}
+
+/* op_gemm_panel_b: every transpose case on the own kernels (TT and the other
+ * back-ends through the unpacking fallback), odd shapes whose last panel is
+ * partial, a row bias, and panels padded with NaN that must not leak. */
+static void check_panels(clgm_ctx *ctx, const char *backend)
+{
+    static const int shapes[][3] = {{37, 53, 19}, {3, 40, 10}, {40, 3, 70}, {64, 130, 100},
+                                    {9, 32, 33}, {5, 7, 0}};
+    const layout plain = {0, 0, 0}, pa = {3, 5, 0}, pc = {2, 7, 0};
+    case_panel = 1;
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int t = 0; t < 4; t++) {
+            op_trans ta = (t & 1) ? OP_T : OP_N, tb = (t & 2) ? OP_T : OP_N;
+            int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+            case_bias = OP_BIAS_NONE;
+            check_case(ctx, backend, ta, tb, M, N, K, 1.0f, 0.0f, 1, &plain, &plain, &plain, 1,
+                       300 + s * 4 + (uint64_t)t);
+            case_bias = OP_BIAS_ROWS;
+            check_case(ctx, backend, ta, tb, M, N, K, 0.5f, -2.0f, 1, &pa, &plain, &pc, 0,
+                       400 + s * 4 + (uint64_t)t);
+        }
+    case_bias = OP_BIAS_NONE;
+    case_panel = 0;
 }
 
 /* Tile configurations other than the built-in default go through the -D
@@ -325,6 +370,12 @@ int main(int argc, char **argv)
     check_other_tiles(ctx);
     check_bias(ctx, "naive");
     check_bias(ctx, "own");
+    setenv("CLGM_GEMM_PARAMS", "pan=1", 1); /* off by default */
+    if (op_gemm_panel_width(ctx) > 0) {
+        check_panels(ctx, "own");
+        check_panels(ctx, "naive");
+    }
+    unsetenv("CLGM_GEMM_PARAMS");
     if (!small_mode) {
         check_shapes(ctx, "clblast");
         check_bias(ctx, "clblast");

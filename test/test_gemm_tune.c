@@ -19,7 +19,7 @@ static int same_params(const gemm_params *a, const gemm_params *b)
 {
     return a->backend == b->backend && a->tm == b->tm && a->vw == b->vw && a->vn == b->vn &&
            a->dr == b->dr && a->dc == b->dc && a->dk == b->dk && a->nt_tt == b->nt_tt &&
-           a->nt_k == b->nt_k && a->nn_tn == b->nn_tn && a->lx == b->lx && a->ly == b->ly;
+           a->nt_k == b->nt_k && a->nn_tn == b->nn_tn && a->panel == b->panel && a->lx == b->lx && a->ly == b->ly;
 }
 
 static void write_file(const char *path, const char *text)

@@ -9,6 +9,9 @@
  *
  * Workspace (floats): col (rows, NP) followed by t (Co, NP), NP = N*Ho*Wo,
  * with col_guard() floats before col and after t (see col2im_k4s2p1).
+ * im2col writes col panel-major where the GEMM reads that faster
+ * (op_gemm_panel_width, when its width divides NP); the GEMM that writes col
+ * (image from grid) writes it plain.
  * col holds every image side by side (cl/conv.cl); t holds the grid-side
  * tensor in GEMM layout (Co, N, Ho*Wo). Per direction, with "grid" the
  * (N, Co, Ho, Wo) tensor and "image" the (N, Ci, Hi, Wi) one:
@@ -47,11 +50,20 @@ static size_t geom_np(const geom *g) { return (size_t)g->N * g->Ho * g->Wo; }
  * floats outside col (and discards them). A multiple of 16 keeps col and t
  * as aligned as the buffer. */
 static size_t col_guard(const geom *g) { return ((size_t)g->Wo + 1 + 15) / 16 * 16; }
+static size_t col_floats(const geom *g) { return geom_rows(g) * geom_np(g); }
 static size_t col_off(const geom *g) { return col_guard(g); }
-static size_t t_off(const geom *g) { return col_guard(g) + geom_rows(g) * geom_np(g); }
+static size_t t_off(const geom *g) { return col_guard(g) + col_floats(g); }
 static size_t geom_work(const geom *g)
 {
-    return 2 * col_guard(g) + geom_rows(g) * geom_np(g) + (size_t)g->Co * geom_np(g);
+    return 2 * col_guard(g) + col_floats(g) + (size_t)g->Co * geom_np(g);
+}
+
+/* im2col's panel width: the GEMM's where it divides NP (im2col pads no
+ * panel), else 0 (plain columns). */
+static int col_panel_width(clgm_ctx *ctx, const geom *g)
+{
+    int pw = op_gemm_panel_width(ctx);
+    return pw > 0 && geom_np(g) % (size_t)pw == 0 ? pw : 0;
 }
 
 /* Work-groups of 64: 64x1 along the contiguous axis (dim 0), or 16x4 when
@@ -105,8 +117,8 @@ clgm_status op_conv_out_shape(clgm_ctx *ctx, op_conv_shape *s, int transposed)
     double in = (double)s->N * s->C * s->H * s->W, out = (double)s->N * s->OC * oh * ow;
     double wn = (double)s->OC * s->C * s->KH * s->KW;
     geom g = geom_of(s, transposed);
-    double work = (double)geom_rows(&g) * (double)geom_np(&g) + (double)g.Co * (double)geom_np(&g) +
-                  2.0 * (double)col_guard(&g);
+    double work = (double)geom_rows(&g) * (double)geom_np(&g) +
+                  (double)g.Co * (double)geom_np(&g) + 2.0 * (double)col_guard(&g);
     if (in > INT32_MAX || out > INT32_MAX || wn > INT32_MAX || work > INT32_MAX)
         return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: input %.0f, output %.0f, weight %.0f or workspace %.0f floats exceed 2^31",
                          op, in, out, wn, work);
@@ -132,19 +144,25 @@ static clgm_status check_shape(clgm_ctx *ctx, const op_conv_shape *s, int transp
 
 /* ---- the three kernels of cl/conv.cl ---- */
 
+/* col = im2col(img), panel-major when pw > 0 (panels rows*pw floats apart). */
 static clgm_status im2col(clgm_ctx *ctx, const geom *g, clgm_buf *img, size_t ioff,
-                          clgm_buf *col)
+                          clgm_buf *col, int pw)
 {
     /* fixed-size entry points for the common kernels (cl/conv.cl) */
     const char *kernel = "im2col";
     if (g->KH == g->KW && g->KH == 1) kernel = "im2col_k1";
     else if (g->KH == g->KW && g->KH == 3) kernel = "im2col_k3";
     else if (g->KH == g->KW && g->KH == 4) kernel = "im2col_k4";
-    size_t gl[2] = {geom_np(g), (size_t)g->Ci}, l[2];
+    int w = pw ? pw : (int)geom_np(g); /* plain: one panel (cl/conv.cl) */
+    size_t gl[3] = {(size_t)w, (size_t)g->Ci, geom_np(g) / (size_t)w}, l[3] = {0, 0, 1};
     local_for(gl[0], l);
-    return clgm_launch(ctx, "conv", NULL, kernel, 2, gl, l, "biiiiiiiiiiibi", img,
+    if (pw && pw % 64) { /* groups as wide as the panel (or 16), no idle items */
+        l[0] = pw % 32 == 0 ? 32 : 16;
+        l[1] = 64 / l[0];
+    }
+    return clgm_launch(ctx, "conv", NULL, kernel, 3, gl, l, "biiiiiiiiiiibiii", img,
                        (int)ioff, g->N, g->Ci, g->Hi, g->Wi, g->KH, g->KW, g->stride,
-                       g->pad, g->Ho, g->Wo, col, (int)col_off(g));
+                       g->pad, g->Ho, g->Wo, col, (int)col_off(g), w, (int)geom_rows(g) * w);
 }
 
 static clgm_status col2im(clgm_ctx *ctx, const geom *g, clgm_buf *col, clgm_buf *img,
@@ -180,17 +198,23 @@ static clgm_status swap01(clgm_ctx *ctx, clgm_buf *in, size_t ioff, int A, int B
 
 /* ---- the three directions (see the top comment) ---- */
 
-/* grid = swap(Wm col + bias) with col already in the workspace; bias (one
- * per output channel, a row of the product) may be NULL. */
-static clgm_status grid_from_col(clgm_ctx *ctx, const geom *g, clgm_buf *w, size_t woff,
-                                 clgm_buf *bias, size_t boff, clgm_buf *grid, size_t goff,
-                                 clgm_buf *work)
+/* grid = swap(Wm col + bias) with col already in the workspace (as im2col
+ * wrote it with panel width pw); bias (one per output channel, a row of the
+ * product) may be NULL. */
+static clgm_status grid_from_col(clgm_ctx *ctx, const geom *g, int pw, clgm_buf *w,
+                                 size_t woff, clgm_buf *bias, size_t boff, clgm_buf *grid,
+                                 size_t goff, clgm_buf *work)
 {
     int rows = (int)geom_rows(g), np = (int)geom_np(g), hw = g->Ho * g->Wo;
     size_t toff = t_off(g);
-    CLGM_TRY(op_gemm_bias_batched(ctx, OP_N, OP_N, g->Co, np, rows, 1.0f, w, woff, rows, 0,
-                                  work, col_off(g), np, 0, 0.0f, work, toff, np, 0, 1,
-                                  bias ? OP_BIAS_ROWS : OP_BIAS_NONE, bias, boff));
+    op_bias bm = bias ? OP_BIAS_ROWS : OP_BIAS_NONE;
+    if (pw)
+        CLGM_TRY(op_gemm_panel_b(ctx, OP_N, OP_N, g->Co, np, rows, 1.0f, w, woff, rows, work,
+                                 col_off(g), rows * pw, 0.0f, work, toff, np, bm, bias, boff));
+    else
+        CLGM_TRY(op_gemm_bias_batched(ctx, OP_N, OP_N, g->Co, np, rows, 1.0f, w, woff, rows,
+                                      0, work, col_off(g), np, 0, 0.0f, work, toff, np, 0, 1,
+                                      bm, bias, boff));
     return swap01(ctx, work, toff, g->Co, g->N, hw, grid, goff);
 }
 
@@ -203,11 +227,15 @@ static clgm_status image_from_t(clgm_ctx *ctx, const geom *g, clgm_buf *w, size_
     return col2im(ctx, g, work, img, ioff);
 }
 
-/* dWm += t col^T with col and t already in the workspace. */
-static clgm_status weight_grad(clgm_ctx *ctx, const geom *g, clgm_buf *dw, size_t dwoff,
-                               clgm_buf *work)
+/* dWm += t col^T with col (panel width pw) and t already in the workspace. */
+static clgm_status weight_grad(clgm_ctx *ctx, const geom *g, int pw, clgm_buf *dw,
+                               size_t dwoff, clgm_buf *work)
 {
     int rows = (int)geom_rows(g), np = (int)geom_np(g);
+    if (pw)
+        return op_gemm_panel_b(ctx, OP_N, OP_T, g->Co, rows, np, 1.0f, work, t_off(g), np,
+                               work, col_off(g), rows * pw, 1.0f, dw, dwoff, rows,
+                               OP_BIAS_NONE, NULL, 0);
     return op_gemm(ctx, OP_N, OP_T, g->Co, rows, np, 1.0f, work, t_off(g), np, work,
                    col_off(g), np, 1.0f, dw, dwoff, rows);
 }
@@ -242,8 +270,9 @@ clgm_status op_conv2d_forward_bias(clgm_ctx *ctx, const op_conv_shape *s, clgm_b
     CLGM_TRY(check_call(ctx, s, 0, 1, x, xoff, w, woff, y, yoff, "y", NULL, 0, NULL, 0, work));
     if (bias) CLGM_TRY(ops_check_buf(ctx, "conv2d", "bias", bias, boff, (size_t)s->OC));
     geom g = geom_of(s, 0);
-    CLGM_TRY(im2col(ctx, &g, x, xoff, work));
-    return grid_from_col(ctx, &g, w, woff, bias, boff, y, yoff, work);
+    int pw = col_panel_width(ctx, &g);
+    CLGM_TRY(im2col(ctx, &g, x, xoff, work, pw));
+    return grid_from_col(ctx, &g, pw, w, woff, bias, boff, y, yoff, work);
 }
 
 clgm_status op_conv2d_forward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,
@@ -263,13 +292,14 @@ static clgm_status conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_b
     if (!dx && !dw) return CLGM_OK;
     geom g = geom_of(s, 0);
     size_t toff = t_off(&g);
+    int pw = col_panel_width(ctx, &g); /* as the forward's, which only depends on ctx */
     /* t = dy in GEMM layout (after col in work: the columns survive), col =
      * im2col(x) unless the forward's are still there; then dw, then dx
      * reusing col */
     CLGM_TRY(swap01(ctx, dy, dyoff, g.N, g.Co, g.Ho * g.Wo, work, toff));
     if (dw) {
-        if (!cols_ready) CLGM_TRY(im2col(ctx, &g, x, xoff, work));
-        CLGM_TRY(weight_grad(ctx, &g, dw, dwoff, work));
+        if (!cols_ready) CLGM_TRY(im2col(ctx, &g, x, xoff, work, pw));
+        CLGM_TRY(weight_grad(ctx, &g, pw, dw, dwoff, work));
     }
     if (!dx) return CLGM_OK;
     return image_from_t(ctx, &g, w, woff, dx, dxoff, work);
@@ -315,11 +345,12 @@ clgm_status op_convt2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf 
     /* col = im2col(dy), t = x in GEMM layout; dw; then dx = conv of dy from
      * the same col, overwriting t (the queue is in order: the dw GEMM has
      * read it by then) */
-    CLGM_TRY(im2col(ctx, &g, dy, dyoff, work));
+    int pw = col_panel_width(ctx, &g);
+    CLGM_TRY(im2col(ctx, &g, dy, dyoff, work, pw));
     if (dw) {
         CLGM_TRY(swap01(ctx, x, xoff, g.N, g.Co, g.Ho * g.Wo, work, toff));
-        CLGM_TRY(weight_grad(ctx, &g, dw, dwoff, work));
+        CLGM_TRY(weight_grad(ctx, &g, pw, dw, dwoff, work));
     }
     if (!dx) return CLGM_OK;
-    return grid_from_col(ctx, &g, w, woff, NULL, 0, dx, dxoff, work);
+    return grid_from_col(ctx, &g, pw, w, woff, NULL, 0, dx, dxoff, work);
 }

@@ -20,6 +20,7 @@ typedef struct gemm_args {
     op_bias bmode;      /* epilogue: bias per column or row of C, or none */
     clgm_buf *bias;     /* C itself when there is none (never read) */
     size_t bias_off;
+    int bp;             /* B panel-major (op_gemm_panel_b), ldb its panel stride */
 } gemm_args;
 
 /* ---- argument checks ---- */
@@ -114,11 +115,11 @@ static clgm_status launch_tiles(clgm_ctx *ctx, const gemm_params *p, const char 
     size_t gl[3] = {(size_t)tx, (size_t)ty, (size_t)g->batch};
     size_t l[3] = {(size_t)p->lx, (size_t)p->ly, 1};
     fit_local(ctx, l);
-    return clgm_launch(ctx, "gemm", opt, kernel, 3, gl, l, "iiifbiiibiiifbiiibii", g->M,
+    return clgm_launch(ctx, "gemm", opt, kernel, 3, gl, l, "iiifbiiibiiifbiiibiii", g->M,
                        g->N, g->K, (double)g->alpha, g->A, (int)g->aoff, g->lda, (int)g->sa,
                        g->B, (int)g->boff, g->ldb, (int)g->sb, (double)g->beta, g->C,
                        (int)g->coff, g->ldc, (int)g->sc, g->bias, (int)g->bias_off,
-                       (int)g->bmode);
+                       (int)g->bmode, g->bp);
 }
 
 /* Copies A (M x K, not transposed) into scratch as A^T (K x M) and runs
@@ -359,4 +360,107 @@ clgm_status op_gemm(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N, int K
 {
     return op_gemm_batched(ctx, ta, tb, M, N, K, alpha, A, aoff, lda, 0, B, boff, ldb,
                            0, beta, C, coff, ldc, 0, 1);
+}
+
+/* ---- panel-major B ---- */
+
+/* The panel width: the own kernels' tile width, when panels are on for the
+ * device (p->panel), the own kernels are its back-end and the dot-product
+ * kernel's k-vectors fit a panel. */
+static int panel_width(const gemm_params *p)
+{
+    const int tw = p->vw * p->vn;
+    return p->panel && p->backend == GEMM_OWN && tw % p->dk == 0 ? tw : 0;
+}
+
+int op_gemm_panel_width(clgm_ctx *ctx)
+{
+    gemm_params p;
+    return gemm_params_get(ctx, &p) == CLGM_OK ? panel_width(&p) : 0;
+}
+
+/* B unpacked into scratch, then the ordinary dispatch. */
+static clgm_status gemm_unpacked(clgm_ctx *ctx, const gemm_params *p, const gemm_args *g,
+                                 int rows, int cols)
+{
+    char options[160];
+    gemm_build_options(p, options, sizeof options);
+    clgm_buf *plain;
+    CLGM_TRY(clgm_buf_create(ctx, (size_t)rows * cols * sizeof(float), &plain));
+    size_t gl[3] = {(size_t)cols, (size_t)rows, 1}, l[3] = {16, 16, 1};
+    fit_local(ctx, l);
+    clgm_status st = clgm_launch(ctx, "gemm", options[0] ? options : NULL, "gemm_unpanel", 2,
+                                 gl, l, "iibiibii", rows, cols, g->B, (int)g->boff, g->ldb,
+                                 plain, 0, cols);
+    if (st == CLGM_OK)
+        st = op_gemm_bias_batched(ctx, (op_trans)g->ta, (op_trans)g->tb, g->M, g->N, g->K,
+                                  g->alpha, g->A, g->aoff, g->lda, 0, plain, 0, cols, 0,
+                                  g->beta, g->C, g->coff, g->ldc, 0, 1, g->bmode, g->bias,
+                                  g->bias_off);
+    clgm_buf_release(ctx, plain); /* in-order queue: reuse waits for the GEMM */
+    return st;
+}
+
+clgm_status op_gemm_panel_b(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N, int K,
+                            float alpha, clgm_buf *A, size_t aoff, int lda, clgm_buf *B,
+                            size_t boff, int panel_stride, float beta, clgm_buf *C,
+                            size_t coff, int ldc, op_bias bias_mode, clgm_buf *bias,
+                            size_t bias_off)
+{
+    gemm_params p;
+    CLGM_TRY(gemm_params_get(ctx, &p));
+    const int pw = panel_width(&p);
+    if (pw == 0)
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                         "gemm: panel-major B on a device whose GEMM does not use it "
+                         "(op_gemm_panel_width is 0)");
+    if (bias_mode == OP_BIAS_COLS)
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                         "gemm: panel-major B takes no per-column bias");
+    /* B as stored: `rows` rows of `cols` contiguous floats, in panels. */
+    const int rows = tb ? N : K, cols = tb ? K : N;
+    const int panels = (cols + pw - 1) / pw;
+    if (M < 0 || N < 0 || K < 0)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "gemm: negative size M=%d N=%d K=%d", M, N, K);
+    if (panel_stride < rows * pw)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE,
+                         "gemm: panel stride %d is below the %d rows x %d of a panel",
+                         panel_stride, rows, pw);
+    gemm_args g = {.ta = (int)ta, .tb = (int)tb, .M = M, .N = N, .K = K, .batch = 1,
+                   .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C, .aoff = aoff,
+                   .boff = boff, .coff = coff, .lda = lda, .ldb = panel_stride,
+                   .ldc = ldc, .bmode = bias_mode,
+                   .bias = bias_mode == OP_BIAS_NONE ? C : bias,
+                   .bias_off = bias_mode == OP_BIAS_NONE ? 0 : bias_off, .bp = 1};
+    /* B checked as `panels` rows of rows*pw floats, panel_stride apart */
+    if (rows > 0 && cols > 0)
+        CLGM_TRY(check_matrix(ctx, "B (panels)", B, boff, 0, 1, panels, rows * pw,
+                              panel_stride));
+    CLGM_TRY(check_matrix(ctx, "A", A, aoff, 0, 1, ta ? K : M, ta ? M : K, lda));
+    CLGM_TRY(check_matrix(ctx, "C", C, coff, 0, 1, M, N, ldc));
+    if (bias_mode != OP_BIAS_NONE)
+        CLGM_TRY(check_matrix(ctx, "bias", bias, bias_off, 0, 1, 1, M, M));
+    if (M == 0 || N == 0) return CLGM_OK;
+    if (observer) {
+        gemm_shape sh = {g.ta, g.tb, M, N, K, 1};
+        observer(observer_user, &sh);
+    }
+
+    gemm_backend b;
+    CLGM_TRY(gemm_backend_forced(ctx, &b));
+    if (b == GEMM_AUTO) b = gemm_backend_choose(&p, g.ta, g.tb, M, N, K, 1);
+    /* the own kernels that read panels: outer products along N (NN, TN)
+     * and the dot products (NT); TT and other back-ends get B unpacked */
+    if (b == GEMM_OWN && K > 0 && !(ta && tb)) {
+        char options[160];
+        gemm_build_options(&p, options, sizeof options);
+        const char *opt = options[0] ? options : NULL;
+        if (tb) return launch_tiles(ctx, &p, opt, "gemm_nt", p.dr, p.dc, &g);
+        return launch_tiles(ctx, &p, opt, ta ? "gemm_tn" : "gemm_nn", p.tm, pw, &g);
+    }
+    if (K == 0) /* C = beta C (+ bias): no B to read */
+        return op_gemm_bias_batched(ctx, ta, tb, M, N, K, alpha, A, aoff, lda, 0, B, boff,
+                                    tb ? 0 : N, 0, beta, C, coff, ldc, 0, 1, bias_mode, bias,
+                                    bias_off);
+    return gemm_unpacked(ctx, &p, &g, rows, cols);
 }

@@ -29,13 +29,17 @@ static const gemm_table_entry gemm_table[] = {
      * per row) beat 8x16 by up to 1.8x; work-groups of 8 tiles down M share
      * B's column strip in cache; NT runs as TT from N >= 32 (1.2-2x), while
      * the dot-product kernel wins for narrow N (conv1 dW, N = 16). */
-    /* With fma() (2026-12-03, a 2-core Xeon VM, skylake-avx512) the dot-product
+    /* Panel-major im2col columns (pan=1) made dcgan's conv forward GEMMs
+     * 15-30% faster on the same VM but its weight gradients (NT, reading the
+     * panels) up to 1.5x slower; whole steps came out even (550-619 vs
+     * 503-700 img/s, four alternating pairs), so they stay off.
+     * With fma() (2026-12-03, a 2-core Xeon VM, skylake-avx512) the dot-product
      * kernel beat TT from K ~1024 on: dcgan's conv2 dW (K = 3136) 149-187 vs
      * 110-151 GFLOPS, mlp's fc4 forward (K = 1024) 184 vs 153; at K = 100 TT
      * stays 2x ahead. */
     {"pthread", CLGM_DEVICE_CPU,
      {.backend = GEMM_OWN, .tm = 8, .vw = 16, .vn = 2, .dr = 4, .dc = 4, .dk = 16,
-      .nt_tt = 32, .nt_k = 1024, .lx = 1, .ly = 8}},
+      .nt_tt = 32, .nt_k = 1024, .lx = 1, .ly = 8, .panel = 0}},
 };
 
 /* Parses "key=value,..." over *out. ctx NULL: fails without a message (a
@@ -47,7 +51,7 @@ static clgm_status parse_params(clgm_ctx *ctx, const char *what, const char *tex
         {"tm", &out->tm, 1, 16, 0}, {"vw", &out->vw, 2, 16, 1}, {"vn", &out->vn, 1, 4, 0},
         {"dr", &out->dr, 1, 8, 0},  {"dc", &out->dc, 1, 8, 0},  {"dk", &out->dk, 4, 16, 1},
         {"ntt", &out->nt_tt, 0, 1 << 30, 0}, {"ntk", &out->nt_k, 0, 1 << 30, 0},
-        {"ntn", &out->nn_tn, 0, 1 << 30, 0},
+        {"ntn", &out->nn_tn, 0, 1 << 30, 0}, {"pan", &out->panel, 0, 1, 0},
         {"lx", &out->lx, 1, 256, 0},
         {"ly", &out->ly, 1, 256, 0},
     };
@@ -66,7 +70,7 @@ static clgm_status parse_params(clgm_ctx *ctx, const char *what, const char *tex
         while (k < sizeof keys / sizeof *keys && strcmp(keys[k].key, key)) k++;
         if (k == sizeof keys / sizeof *keys)
             return ctx ? clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
-                                   "%s: unknown key '%s' (known: tm vw vn dr dc dk ntt ntk ntn lx ly)",
+                                   "%s: unknown key '%s' (known: tm vw vn dr dc dk ntt ntk ntn lx ly pan)",
                                    what, key)
                        : CLGM_ERR_FORMAT;
         if (v < keys[k].lo || v > keys[k].hi || (keys[k].pow2 && (v & (v - 1))))
@@ -81,8 +85,10 @@ static clgm_status parse_params(clgm_ctx *ctx, const char *what, const char *tex
 
 void gemm_params_format(const gemm_params *p, char *out, size_t len)
 {
-    snprintf(out, len, "tm=%d,vw=%d,vn=%d,dr=%d,dc=%d,dk=%d,ntt=%d,ntk=%d,ntn=%d,lx=%d,ly=%d",
-             p->tm, p->vw, p->vn, p->dr, p->dc, p->dk, p->nt_tt, p->nt_k, p->nn_tn, p->lx, p->ly);
+    snprintf(out, len,
+             "tm=%d,vw=%d,vn=%d,dr=%d,dc=%d,dk=%d,ntt=%d,ntk=%d,ntn=%d,lx=%d,ly=%d,pan=%d",
+             p->tm, p->vw, p->vn, p->dr, p->dc, p->dk, p->nt_tt, p->nt_k, p->nn_tn, p->lx, p->ly,
+             p->panel);
 }
 
 /* ---- tuned profiles on disk ---- */
@@ -135,6 +141,9 @@ static int profile_load(const clgm_ctx *ctx, gemm_params *p, char *kernels, size
     int used = 0;
     if (sscanf(rest, "backend: %15s\nparams: %255s\n%n", backend, params, &used) != 2 || !used)
         return 0;
+    /* a file cut inside the params line parses, with fewer keys: refuse it */
+    const char *pl = strstr(rest, "params: ");
+    if (!pl || pl[8 + strlen(params)] != '\n') return 0;
     gemm_params q = kernel_defaults;
     if (!strcmp(backend, "own")) q.backend = GEMM_OWN;
     else if (!strcmp(backend, "clblast")) q.backend = GEMM_CLBLAST;
