@@ -270,9 +270,10 @@ int main(int argc, char **argv)
     char blas_name[256] = "not run";
     int have_host = strstr(backends, "host") && host_blas_open(blas_name, sizeof blas_name);
     printf("host BLAS: %s\n", blas_name);
-    printf("device: %s (%s)\nown tiles: tm=%d vw=%d vn=%d dr=%d dc=%d dk=%d ntt=%d lx=%d "
-           "ly=%d; default backend %s\n", dev->name, dev->platform_version, p.tm, p.vw, p.vn,
-           p.dr, p.dc, p.dk, p.nt_tt, p.lx, p.ly, gemm_backend_name(p.backend));
+    char params[256];
+    gemm_params_format(&p, params, sizeof params);
+    printf("device: %s (%s)\nown parameters: %s; default backend %s\n", dev->name,
+           dev->platform_version, params, gemm_backend_name(p.backend));
     if (compare) {
         compare_params(ctx, compare, reps, filter);
         clgm_ctx_destroy(ctx);
@@ -316,6 +317,10 @@ int main(int argc, char **argv)
             if (b == HOST) {
                 if (!have_host) continue;
                 res[si].gflops[b] = time_host(s, h, hB, got, reps, &res[si].best[b]);
+                /* OpenBLAS's threads spin for ~0.1 s after a call (its
+                 * THREAD_TIMEOUT) and took the cores from the next shape's
+                 * device runs: 71 instead of 160 GFLOPS at dcgan's conv2 */
+                nanosleep(&(struct timespec){0, 300 * 1000 * 1000}, NULL);
             } else {
                 setenv("CLGM_GEMM", backend_names[b], 1);
                 res[si].gflops[b] = time_backend(ctx, s, A, B, C, reps, &res[si].best[b]);
