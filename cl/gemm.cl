@@ -22,14 +22,13 @@
 // shorter than the tile, indices are clamped to the last row instead.
 // Tile sizes are build options (-DGEMM_TM=...) so each device can get its own.
 //
-// Panel-major B (bp = 1; gemm_nn, gemm_tn, gemm_nt): B's contiguous
-// dimension is cut into panels GEMM_TW wide, each panel's rows contiguous
-// (GEMM_TW floats apart) and the panels ldb floats apart, the last one padded
-// to full width. A tile of the outer-product kernels then streams one
-// contiguous block instead of one strided row per k (measured on PoCL at
-// dcgan's conv shapes: 1.2-1.4x). im2col writes its columns this way.
-//   not transposed (KxN):  (k,j) at B[(j / TW) * ldb + k * TW + j % TW]
-//   transposed (NxK):      (j,k) at B[(k / TW) * ldb + j * TW + k % TW]
+// Panel-major B (bp = 1; gemm_nn, gemm_tn; the other kernels take bp and
+// ignore it): B (KxN) cut along N into panels GEMM_TW wide, each panel's rows
+// contiguous (GEMM_TW floats apart) and the panels ldb floats apart, the
+// last one padded to full width: (k,j) at B[(j / TW) * ldb + k * TW + j % TW].
+// A tile then streams one contiguous block instead of one strided row per
+// k, which a power-of-two row stride would map onto a few L1 sets (PoCL,
+// dcgan64's conv forward: 2-2.8x). im2col can write its columns this way.
 //
 // Layouts: op(A) is MxK, op(B) KxN.
 //   A not transposed: (i,k) at A[i*lda + k];  transposed: A[k*lda + i]
@@ -315,9 +314,7 @@ __kernel void gemm_nt(int M, int N, int K, float alpha,
 #pragma unroll
     for (int r = 0; r < GEMM_DR; r++) arow[r] = A + min(i0 + r, M - 1) * lda;
 #pragma unroll
-    for (int c = 0; c < GEMM_DC; c++) brow[c] = B + min(j0 + c, N - 1) * (bp ? GEMM_TW : ldb);
-    // B's offset of k: along the row, or across panels (GEMM_DK divides GEMM_TW)
-#define GEMM_NT_BK(k) (bp ? ((k) / GEMM_TW) * ldb + (k) % GEMM_TW : (k))
+    for (int c = 0; c < GEMM_DC; c++) brow[c] = B + min(j0 + c, N - 1) * ldb;
     KVEC acc[GEMM_DR][GEMM_DC];
 #pragma unroll
     for (int r = 0; r < GEMM_DR; r++)
@@ -329,7 +326,7 @@ __kernel void gemm_nt(int M, int N, int K, float alpha,
 #pragma unroll
         for (int r = 0; r < GEMM_DR; r++) av[r] = KVLOAD(0, arow[r] + k);
 #pragma unroll
-        for (int c = 0; c < GEMM_DC; c++) bv[c] = KVLOAD(0, brow[c] + GEMM_NT_BK(k));
+        for (int c = 0; c < GEMM_DC; c++) bv[c] = KVLOAD(0, brow[c] + k);
 #pragma unroll
         for (int r = 0; r < GEMM_DR; r++)
 #pragma unroll
@@ -344,8 +341,7 @@ __kernel void gemm_nt(int M, int N, int K, float alpha,
 #pragma unroll
         for (int r = 0; r < GEMM_DR; r++)
 #pragma unroll
-            for (int c = 0; c < GEMM_DC; c++)
-                s[r][c] = GEMM_MAD(arow[r][k], brow[c][GEMM_NT_BK(k)], s[r][c]);
+            for (int c = 0; c < GEMM_DC; c++) s[r][c] = GEMM_MAD(arow[r][k], brow[c][k], s[r][c]);
     }
 #pragma unroll
     for (int r = 0; r < GEMM_DR; r++) {
@@ -383,12 +379,18 @@ __kernel void gemm_bias_pass(int M, int N, __global float *C, int coff, int ldc,
 }
 
 // dst (rows x cols, row stride ldd) = src in panel-major form (panels GEMM_TW
-// wide, pstride floats apart): the fallback for back-ends that take plain
-// matrices only.
+// wide, pstride floats apart), for the products that read B^T and back-ends
+// that take plain matrices only. dim 0: column within the panel, dim 1: row,
+// dim 2: panel, so loads and stores are both contiguous along dim 0 (with
+// the column as one index, PoCL gathered the loads: 1.4x slower).
 __kernel void gemm_unpanel(int rows, int cols, __global const float *src, int soff,
                            int pstride, __global float *dst, int doff, int ldd)
 {
-    const int c = get_global_id(0), r = get_global_id(1);
-    if (r >= rows || c >= cols) return;
-    dst[doff + r * ldd + c] = src[soff + (c / GEMM_TW) * pstride + r * GEMM_TW + c % GEMM_TW];
+    // the host launches exactly GEMM_TW x rows x panels items; only the last
+    // panel checks its columns (a check in every group stops PoCL vectorizing)
+    const int x = get_global_id(0), r = get_global_id(1), p = get_global_id(2);
+    if ((p + 1) * GEMM_TW <= cols)
+        dst[doff + r * ldd + p * GEMM_TW + x] = src[soff + p * pstride + r * GEMM_TW + x];
+    else if (p * GEMM_TW + x < cols)
+        dst[doff + r * ldd + p * GEMM_TW + x] = src[soff + p * pstride + r * GEMM_TW + x];
 }

@@ -114,7 +114,7 @@ static int check_case(clgm_ctx *ctx, const char *backend, op_trans ta, op_trans 
     if (case_panel) {
         /* B re-laid as panels pw wide, 5 spare floats between panels, the
          * padding NaN (it must never reach C) */
-        int pw = op_gemm_panel_width(ctx);
+        int pw = op_gemm_panel_width(ctx, 0);
         int panels = (bcs + pw - 1) / pw, pstride = brs * pw + 5;
         size_t np = 7 + (size_t)panels * pstride;
         float *pb = malloc(np * sizeof *pb);
@@ -370,8 +370,8 @@ int main(int argc, char **argv)
     check_other_tiles(ctx);
     check_bias(ctx, "naive");
     check_bias(ctx, "own");
-    setenv("CLGM_GEMM_PARAMS", "pan=1", 1); /* off by default */
-    if (op_gemm_panel_width(ctx) > 0) {
+    setenv("CLGM_GEMM_PARAMS", "pan=1", 1); /* panels for any width */
+    if (op_gemm_panel_width(ctx, 0) > 0) {
         check_panels(ctx, "own");
         check_panels(ctx, "naive");
     }

@@ -58,12 +58,11 @@ static size_t geom_work(const geom *g)
     return 2 * col_guard(g) + col_floats(g) + (size_t)g->Co * geom_np(g);
 }
 
-/* im2col's panel width: the GEMM's where it divides NP (im2col pads no
- * panel), else 0 (plain columns). */
+/* im2col's panel width (it pads no panel: the width divides NP), else 0
+ * (plain columns). */
 static int col_panel_width(clgm_ctx *ctx, const geom *g)
 {
-    int pw = op_gemm_panel_width(ctx);
-    return pw > 0 && geom_np(g) % (size_t)pw == 0 ? pw : 0;
+    return op_gemm_panel_width(ctx, geom_np(g));
 }
 
 /* Work-groups of 64: 64x1 along the contiguous axis (dim 0), or 16x4 when

@@ -364,19 +364,19 @@ clgm_status op_gemm(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N, int K
 
 /* ---- panel-major B ---- */
 
-/* The panel width: the own kernels' tile width, when panels are on for the
- * device (p->panel), the own kernels are its back-end and the dot-product
- * kernel's k-vectors fit a panel. */
+/* The panel width: the own kernels' tile width, when they are the device's
+ * back-end. */
 static int panel_width(const gemm_params *p)
 {
-    const int tw = p->vw * p->vn;
-    return p->panel && p->backend == GEMM_OWN && tw % p->dk == 0 ? tw : 0;
+    return p->backend == GEMM_OWN ? p->vw * p->vn : 0;
 }
 
-int op_gemm_panel_width(clgm_ctx *ctx)
+int op_gemm_panel_width(clgm_ctx *ctx, size_t cols)
 {
     gemm_params p;
-    return gemm_params_get(ctx, &p) == CLGM_OK ? panel_width(&p) : 0;
+    if (gemm_params_get(ctx, &p) != CLGM_OK || p.panel <= 0) return 0;
+    const int pw = panel_width(&p);
+    return pw > 0 && cols % (size_t)pw == 0 && cols % (size_t)p.panel == 0 ? pw : 0;
 }
 
 /* B unpacked into scratch, then the ordinary dispatch. */
@@ -387,9 +387,11 @@ static clgm_status gemm_unpacked(clgm_ctx *ctx, const gemm_params *p, const gemm
     gemm_build_options(p, options, sizeof options);
     clgm_buf *plain;
     CLGM_TRY(clgm_buf_create(ctx, (size_t)rows * cols * sizeof(float), &plain));
-    size_t gl[3] = {(size_t)cols, (size_t)rows, 1}, l[3] = {16, 16, 1};
-    fit_local(ctx, l);
-    clgm_status st = clgm_launch(ctx, "gemm", options[0] ? options : NULL, "gemm_unpanel", 2,
+    const int pw = p->vw * p->vn;
+    size_t gl[3] = {(size_t)pw, (size_t)rows, (size_t)((cols + pw - 1) / pw)};
+    size_t l[3] = {(size_t)pw, 1, 1}; /* exact: the kernel checks the last panel only */
+    while (l[0] > ctx->info.max_work_group_size || pw % (int)l[0]) l[0] /= 2;
+    clgm_status st = clgm_launch(ctx, "gemm", options[0] ? options : NULL, "gemm_unpanel", 3,
                                  gl, l, "iibiibii", rows, cols, g->B, (int)g->boff, g->ldb,
                                  plain, 0, cols);
     if (st == CLGM_OK)
@@ -413,7 +415,7 @@ clgm_status op_gemm_panel_b(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int 
     if (pw == 0)
         return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
                          "gemm: panel-major B on a device whose GEMM does not use it "
-                         "(op_gemm_panel_width is 0)");
+                         "(op_gemm_panel_width is 0 for every size)");
     if (bias_mode == OP_BIAS_COLS)
         return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
                          "gemm: panel-major B takes no per-column bias");
@@ -449,14 +451,16 @@ clgm_status op_gemm_panel_b(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int 
     gemm_backend b;
     CLGM_TRY(gemm_backend_forced(ctx, &b));
     if (b == GEMM_AUTO) b = gemm_backend_choose(&p, g.ta, g.tb, M, N, K, 1);
-    /* the own kernels that read panels: outer products along N (NN, TN)
-     * and the dot products (NT); TT and other back-ends get B unpacked */
-    if (b == GEMM_OWN && K > 0 && !(ta && tb)) {
+    /* the own outer-product kernels along N (NN, TN) read panels; B^T (NT,
+     * TT) and other back-ends get B unpacked: a dot-product kernel reading
+     * panels jumped a panel stride every TW values of k and ran up to 2x
+     * slower than the copy plus the plain kernel (dcgan64's weight
+     * gradients) */
+    if (b == GEMM_OWN && K > 0 && !tb) {
         char options[160];
         gemm_build_options(&p, options, sizeof options);
-        const char *opt = options[0] ? options : NULL;
-        if (tb) return launch_tiles(ctx, &p, opt, "gemm_nt", p.dr, p.dc, &g);
-        return launch_tiles(ctx, &p, opt, ta ? "gemm_tn" : "gemm_nn", p.tm, pw, &g);
+        return launch_tiles(ctx, &p, options[0] ? options : NULL, ta ? "gemm_tn" : "gemm_nn",
+                            p.tm, pw, &g);
     }
     if (K == 0) /* C = beta C (+ bias): no B to read */
         return op_gemm_bias_batched(ctx, ta, tb, M, N, K, alpha, A, aoff, lda, 0, B, boff,

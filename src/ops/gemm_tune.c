@@ -29,17 +29,20 @@ static const gemm_table_entry gemm_table[] = {
      * per row) beat 8x16 by up to 1.8x; work-groups of 8 tiles down M share
      * B's column strip in cache; NT runs as TT from N >= 32 (1.2-2x), while
      * the dot-product kernel wins for narrow N (conv1 dW, N = 16). */
-    /* Panel-major im2col columns (pan=1) made dcgan's conv forward GEMMs
-     * 15-30% faster on the same VM but its weight gradients (NT, reading the
-     * panels) up to 1.5x slower; whole steps came out even (550-619 vs
-     * 503-700 img/s, four alternating pairs), so they stay off.
+    /* Panel-major im2col columns where their plain rows would be a multiple
+     * of 512 floats (2 KB) apart and alias in L1 (pan=512), measured on the
+     * same VM: dcgan64 (rows of 1024-16384 columns) 40-41 vs 27-31 img/s,
+     * its conv forward GEMMs 2-2.8x faster; at 28x28 (3136 or 12544
+     * columns) panels only traded the forward's gain for the copy the
+     * weight gradient needs (dcgan, conv-vae even or slower), and 512
+     * leaves those plain.
      * With fma() (2026-12-03, a 2-core Xeon VM, skylake-avx512) the dot-product
      * kernel beat TT from K ~1024 on: dcgan's conv2 dW (K = 3136) 149-187 vs
      * 110-151 GFLOPS, mlp's fc4 forward (K = 1024) 184 vs 153; at K = 100 TT
      * stays 2x ahead. */
     {"pthread", CLGM_DEVICE_CPU,
      {.backend = GEMM_OWN, .tm = 8, .vw = 16, .vn = 2, .dr = 4, .dc = 4, .dk = 16,
-      .nt_tt = 32, .nt_k = 1024, .lx = 1, .ly = 8, .panel = 0}},
+      .nt_tt = 32, .nt_k = 1024, .lx = 1, .ly = 8, .panel = 512}},
 };
 
 /* Parses "key=value,..." over *out. ctx NULL: fails without a message (a
@@ -51,7 +54,7 @@ static clgm_status parse_params(clgm_ctx *ctx, const char *what, const char *tex
         {"tm", &out->tm, 1, 16, 0}, {"vw", &out->vw, 2, 16, 1}, {"vn", &out->vn, 1, 4, 0},
         {"dr", &out->dr, 1, 8, 0},  {"dc", &out->dc, 1, 8, 0},  {"dk", &out->dk, 4, 16, 1},
         {"ntt", &out->nt_tt, 0, 1 << 30, 0}, {"ntk", &out->nt_k, 0, 1 << 30, 0},
-        {"ntn", &out->nn_tn, 0, 1 << 30, 0}, {"pan", &out->panel, 0, 1, 0},
+        {"ntn", &out->nn_tn, 0, 1 << 30, 0}, {"pan", &out->panel, 0, 1 << 20, 0},
         {"lx", &out->lx, 1, 256, 0},
         {"ly", &out->ly, 1, 256, 0},
     };

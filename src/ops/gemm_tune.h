@@ -35,8 +35,10 @@ typedef struct gemm_params {
     int nn_tn;    /* NN with K >= nn_tn (and N >= a tile) runs as A^T into
                      scratch + the TN kernel instead; 0: never */
     int lx, ly;   /* work-group size in tiles (x along N, y along M) */
-    int panel;    /* 1: conv's im2col writes its columns panel-major for the
-                     own kernels (op_gemm_panel_b); 0: plain */
+    int panel;    /* conv's im2col writes its columns panel-major for the
+                     own kernels (op_gemm_panel_b) when their count is a
+                     multiple of this (rows that far apart alias in a CPU's
+                     L1); 0: never */
 } gemm_params;
 
 /* The parameters for ctx's device: its tuned profile when one is stored

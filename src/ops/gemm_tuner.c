@@ -264,6 +264,8 @@ clgm_status gemm_tune_run(clgm_ctx *ctx, const gemm_shape *shapes, const int *co
         gemm_tune_candidate *c = &cands[*n];
         memset(c, 0, sizeof *c);
         c->params = k < 0 ? current : k < n_sets ? sets[k] : current;
+        /* the products timed here are plain; conv's panels are not tuned */
+        c->params.panel = current.panel;
         if (k == n_sets) {
             c->params.backend = GEMM_CLBLAST;
             snprintf(c->name, sizeof c->name, "clblast");

@@ -59,14 +59,16 @@ clgm_status op_gemm_bias_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M,
                                  clgm_buf *bias, size_t bias_off);
 
 /* Panel-major B (cl/gemm.cl): B's contiguous dimension (N when tb is OP_N,
- * K when OP_T) cut into panels op_gemm_panel_width() wide, the last one
- * padded, each panel's rows contiguous and the panels `panel_stride` floats
- * apart. op_gemm_panel_width is 0 where the device's GEMM does not gain from
- * it (a back-end other than clgm's own kernels, or tiles it does not fit);
- * it depends only on the GEMM parameters, so a producer and a later
- * consumer agree. A back-end that takes plain matrices only (CLGM_GEMM
- * forcing one) gets B unpacked into scratch first. Not with OP_BIAS_COLS. */
-int op_gemm_panel_width(clgm_ctx *ctx);
+ * K when OP_T) cut into panels as wide as the own kernels' tiles, the last
+ * one padded, each panel's rows contiguous and the panels `panel_stride`
+ * floats apart. op_gemm_panel_width(ctx, cols) is that width where a
+ * producer of a B with `cols` columns should write panels (the device's
+ * `pan` parameter: cols a multiple of it, and of the width), else 0; it
+ * depends only on the GEMM parameters, so a producer and a later consumer
+ * agree. The own NN/TN kernels read the panels; B^T (tb OP_T) and a
+ * back-end that takes plain matrices only (CLGM_GEMM forcing one) get B
+ * unpacked into scratch first. Not with OP_BIAS_COLS. */
+int op_gemm_panel_width(clgm_ctx *ctx, size_t cols);
 clgm_status op_gemm_panel_b(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N, int K,
                             float alpha, clgm_buf *A, size_t aoff, int lda, clgm_buf *B,
                             size_t boff, int panel_stride, float beta, clgm_buf *C,
