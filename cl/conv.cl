@@ -2,8 +2,9 @@
 // batch side by side so one GEMM covers the whole batch:
 //   col (C*KH*KW, N*OH*OW): col[(c*KH*KW + ky*KW + kx) * NP + n*OH*OW + oy*OW + ox]
 //                           = img[n, c, oy*s - p + ky, ox*s - p + kx] (0 outside)
-// with NP = N*OH*OW (im2col can also write it panel-major, see below). "img" is the convolution input (for ConvTranspose2d the
-// output, col2im being the adjoint of im2col). Work-item dim 0 runs along the
+// with NP = N*OH*OW (im2col can also write it panel-major, see below).
+// "img" is the convolution input (for ConvTranspose2d the output, col2im
+// being the adjoint of im2col). Work-item dim 0 runs along the
 // contiguous axis of what it writes, so stores are coalesced.
 //
 // Written for CPU vectorizers as much as for GPUs: no integer division per
@@ -48,10 +49,7 @@ inline int fdiv(int a, int d)
 // plain layout above is the case pw = NP (one panel); the GEMM (cl/gemm.cl)
 // reads narrower ones faster. The panel comes from its own dimension, so
 // the stores are contiguous along dim 0 for PoCL's vectorizer (derived from
-// j, or from the group id, they were scattered: 2-3x slower). The host makes the work-group width divide pw,
-// so a group lies in one panel, its panel is uniform and the stores stay
-// contiguous (j is added to the pointer on its own: folded into one int
-// expression first, PoCL could not prove that and scattered the stores).
+// j, or from the group id, they were scattered: 2-3x slower).
 #define IM2COL_BODY(KH_, KW_, UNROLL)                                           \
     int n = fdiv(j, ohw), q = j - n * ohw;                                     \
     int oy = fdiv(q, OW), ox = q - oy * OW;                                    \

@@ -101,8 +101,9 @@ void clgm_build_options(const clgm_ctx *ctx, const char *extra, char *out,
 {
     /* -cl-mad-enable only: fast-relaxed-math would break the exp/log accuracy
      * the loss kernels and the reference tests rely on. CLGM_FMA: the device
-     * has fma() in hardware; CLGM_CPU: it is a CPU (cl/common.cl). $CLGM_BUILD_OPTIONS goes last (a debugging and
-     * measuring aid, e.g. -DGEMM_FORCE_MAD); it is part of the cache key. */
+     * has fma() in hardware; CLGM_CPU: it is a CPU (cl/common.cl).
+     * $CLGM_BUILD_OPTIONS goes last (a debugging and measuring aid, e.g.
+     * -DGEMM_FORCE_MAD); it is part of the cache key. */
     const char *user = getenv("CLGM_BUILD_OPTIONS");
     snprintf(out, len,
              "-cl-std=CL1.2 -cl-mad-enable -DCLGM_WG_MAX=%zu -DCLGM_FMA=%d -DCLGM_CPU=%d%s%s%s%s",

@@ -10,8 +10,8 @@
  * Workspace (floats): col (rows, NP) followed by t (Co, NP), NP = N*Ho*Wo,
  * with col_guard() floats before col and after t (see col2im_k4s2p1).
  * im2col writes col panel-major where the GEMM reads that faster
- * (op_gemm_panel_width, when its width divides NP); the GEMM that writes col
- * (image from grid) writes it plain.
+ * (op_gemm_panel_width(ctx, NP) > 0); the GEMM that writes col (image from
+ * grid) writes it plain.
  * col holds every image side by side (cl/conv.cl); t holds the grid-side
  * tensor in GEMM layout (Co, N, Ho*Wo). Per direction, with "grid" the
  * (N, Co, Ho, Wo) tensor and "image" the (N, Ci, Hi, Wi) one:
@@ -291,7 +291,7 @@ static clgm_status conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_b
     if (!dx && !dw) return CLGM_OK;
     geom g = geom_of(s, 0);
     size_t toff = t_off(&g);
-    int pw = col_panel_width(ctx, &g); /* as the forward's, which only depends on ctx */
+    int pw = col_panel_width(ctx, &g); /* the forward's: it depends on ctx and shape only */
     /* t = dy in GEMM layout (after col in work: the columns survive), col =
      * im2col(x) unless the forward's are still there; then dw, then dx
      * reusing col */

@@ -55,6 +55,16 @@ static clgm_status check_matrix(clgm_ctx *ctx, const char *name, clgm_buf *buf,
     return CLGM_OK;
 }
 
+static clgm_status check_bias(clgm_ctx *ctx, const gemm_args *g)
+{
+    if (g->bmode == OP_BIAS_NONE) return CLGM_OK;
+    if (g->bmode != OP_BIAS_COLS && g->bmode != OP_BIAS_ROWS)
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "gemm: unknown bias mode %d",
+                         (int)g->bmode);
+    const int n = g->bmode == OP_BIAS_COLS ? g->N : g->M;
+    return check_matrix(ctx, "bias", g->bias, g->bias_off, 0, 1, 1, n, n);
+}
+
 static clgm_status check_args(clgm_ctx *ctx, const gemm_args *g)
 {
     if (g->M < 0 || g->N < 0 || g->K < 0 || g->batch < 0)
@@ -69,14 +79,7 @@ static clgm_status check_args(clgm_ctx *ctx, const gemm_args *g)
                           g->ta ? g->M : g->K, g->lda));
     CLGM_TRY(check_matrix(ctx, "B", g->B, g->boff, g->sb, g->batch, g->tb ? g->N : g->K,
                           g->tb ? g->K : g->N, g->ldb));
-    if (g->bmode != OP_BIAS_NONE) {
-        if (g->bmode != OP_BIAS_COLS && g->bmode != OP_BIAS_ROWS)
-            return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "gemm: unknown bias mode %d",
-                             (int)g->bmode);
-        CLGM_TRY(check_matrix(ctx, "bias", g->bias, g->bias_off, 0, 1, 1,
-                              g->bmode == OP_BIAS_COLS ? g->N : g->M,
-                              g->bmode == OP_BIAS_COLS ? g->N : g->M));
-    }
+    CLGM_TRY(check_bias(ctx, g));
     return check_matrix(ctx, "C", g->C, g->coff, g->sc, g->batch, g->M, g->N, g->ldc);
 }
 
@@ -419,11 +422,11 @@ clgm_status op_gemm_panel_b(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int 
     if (bias_mode == OP_BIAS_COLS)
         return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
                          "gemm: panel-major B takes no per-column bias");
+    if (M < 0 || N < 0 || K < 0)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE, "gemm: negative size M=%d N=%d K=%d", M, N, K);
     /* B as stored: `rows` rows of `cols` contiguous floats, in panels. */
     const int rows = tb ? N : K, cols = tb ? K : N;
     const int panels = (cols + pw - 1) / pw;
-    if (M < 0 || N < 0 || K < 0)
-        return clgm_fail(ctx, CLGM_ERR_SHAPE, "gemm: negative size M=%d N=%d K=%d", M, N, K);
     if (panel_stride < rows * pw)
         return clgm_fail(ctx, CLGM_ERR_SHAPE,
                          "gemm: panel stride %d is below the %d rows x %d of a panel",
@@ -440,13 +443,8 @@ clgm_status op_gemm_panel_b(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int 
                               panel_stride));
     CLGM_TRY(check_matrix(ctx, "A", A, aoff, 0, 1, ta ? K : M, ta ? M : K, lda));
     CLGM_TRY(check_matrix(ctx, "C", C, coff, 0, 1, M, N, ldc));
-    if (bias_mode != OP_BIAS_NONE)
-        CLGM_TRY(check_matrix(ctx, "bias", bias, bias_off, 0, 1, 1, M, M));
+    CLGM_TRY(check_bias(ctx, &g));
     if (M == 0 || N == 0) return CLGM_OK;
-    if (observer) {
-        gemm_shape sh = {g.ta, g.tb, M, N, K, 1};
-        observer(observer_user, &sh);
-    }
 
     gemm_backend b;
     CLGM_TRY(gemm_backend_forced(ctx, &b));
@@ -457,6 +455,10 @@ clgm_status op_gemm_panel_b(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int 
      * slower than the copy plus the plain kernel (dcgan64's weight
      * gradients) */
     if (b == GEMM_OWN && K > 0 && !tb) {
+        if (observer) { /* the other routes report through op_gemm_bias_batched */
+            gemm_shape sh = {g.ta, g.tb, M, N, K, 1};
+            observer(observer_user, &sh);
+        }
         char options[160];
         gemm_build_options(&p, options, sizeof options);
         return launch_tiles(ctx, &p, options[0] ? options : NULL, ta ? "gemm_tn" : "gemm_nn",
