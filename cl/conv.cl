@@ -184,3 +184,15 @@ __kernel void swap01(__global const float *in, int ioff, int A, int B, int L,
     if (b >= B) return; // dim 2 has local size 1: uniform per group
     GUARD2(l, L, a, A, out[ooff + (b * A + a) * L + l] = in[ioff + (a * B + b) * L + l];)
 }
+
+// swap01 into panel-major form (as im2col's, see there): out (B, A*L) with
+// its columns j = a*L + l in panels of pw, pstride floats apart. Dims (x in
+// the panel, b, panel): the stores are contiguous, the loads gather.
+__kernel void swap01_panels(__global const float *in, int ioff, int A, int B, int L,
+                            int pw, int pstride, __global float *out, int ooff)
+{
+    int x = get_global_id(0), b = get_global_id(1), panel = get_global_id(2);
+    int j = panel * pw + x;
+    GUARD2(x, pw, b, B, int a = fdiv(j, L); int l = j - a * L;
+           out[ooff + panel * pstride + b * pw + x] = in[ioff + (a * B + b) * L + l];)
+}

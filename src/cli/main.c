@@ -41,7 +41,8 @@ static void usage(FILE *f)
             "  CLGM_DEVICE      device selector when --device is not given\n"
             "  CLGM_CACHE_DIR   program binary cache (default ~/.cache/clgm; 'off' disables)\n"
             "  CLGM_KERNEL_DIR  load .cl sources from this folder instead of the embedded ones\n"
-            "  CLGM_PROFILE=1   print per-kernel times at exit\n"
+            "  CLGM_PROFILE=1   print per-kernel times at exit (=shapes: per kernel and\n"
+            "                   launch size)\n"
             "  CLGM_CLASSIFIER  feature network of clgm eval (default: the Fashion-MNIST one)\n"
             "  CLGM_GEMM, CLGM_GEMM_PARAMS, CLGM_KERNEL_PARAMS  override the tuned kernel\n"
             "                   choices (see clgm tune --help and the README)\n");

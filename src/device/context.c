@@ -36,7 +36,9 @@ clgm_status clgm_ctx_create(clgm_ctx **out, const char *selector, char *err,
                                      (cl_context_properties)ctx->platform, 0};
     ctx->context = clCreateContext(props, 1, &ctx->device, NULL, NULL, &rc);
     if (rc == CL_SUCCESS) {
-        ctx->profiling = clgm_env_flag("CLGM_PROFILE");
+        const char *pv = getenv("CLGM_PROFILE");
+        /* "shapes": one row per kernel and global size, to tell launches apart */
+        ctx->profiling = pv && !strcmp(pv, "shapes") ? 2 : clgm_env_flag("CLGM_PROFILE");
         ctx->queue = clCreateCommandQueue(
             ctx->context, ctx->device,
             ctx->profiling ? CL_QUEUE_PROFILING_ENABLE : 0, &rc);

@@ -70,7 +70,11 @@ clgm_status clgm_enqueue(clgm_ctx *ctx, cl_kernel k, const char *name, int dims,
                          local ? "set" : "auto", clgm_cl_error_name(rc));
     if (ev) {
         if (ctx->n_pending >= 4096) clgm_profile_collect(ctx);
-        int row = profile_row(ctx, name);
+        char key[64];
+        if (ctx->profiling == 2)
+            snprintf(key, sizeof key, "%s %zux%zux%zu", name, g[0], dims > 1 ? g[1] : 1,
+                     dims > 2 ? g[2] : 1);
+        int row = profile_row(ctx, ctx->profiling == 2 ? key : name);
         if (ctx->n_pending == ctx->cap_pending) {
             int cap = ctx->cap_pending ? 2 * ctx->cap_pending : 256;
             void *p = realloc(ctx->pending, (size_t)cap * sizeof *ctx->pending);
@@ -129,16 +133,17 @@ void clgm_profile_print(clgm_ctx *ctx)
     qsort(ctx->prof, (size_t)ctx->n_prof, sizeof *ctx->prof, by_total_desc);
     double total = 0;
     for (int i = 0; i < ctx->n_prof; i++) total += ctx->prof[i].total_ms;
-    fprintf(stderr, "\nclgm profile on %s (CLGM_PROFILE=1)\n", ctx->info.name);
-    fprintf(stderr, "%-32s %10s %12s %10s %7s\n", "kernel", "calls", "total ms",
+    fprintf(stderr, "\nclgm profile on %s (CLGM_PROFILE=%s)\n", ctx->info.name,
+            ctx->profiling == 2 ? "shapes" : "1");
+    fprintf(stderr, "%-40s %8s %12s %10s %7s\n", "kernel", "calls", "total ms",
             "avg us", "share");
     for (int i = 0; i < ctx->n_prof; i++) {
         clgm_profile_row *r = &ctx->prof[i];
         if (!r->calls) continue;
-        fprintf(stderr, "%-32s %10llu %12.3f %10.2f %6.1f%%\n", r->name,
+        fprintf(stderr, "%-40s %8llu %12.3f %10.2f %6.1f%%\n", r->name,
                 (unsigned long long)r->calls, r->total_ms,
                 1e3 * r->total_ms / (double)r->calls,
                 total > 0 ? 100.0 * r->total_ms / total : 0.0);
     }
-    fprintf(stderr, "%-32s %10s %12.3f\n", "total", "", total);
+    fprintf(stderr, "%-40s %8s %12.3f\n", "total", "", total);
 }

@@ -9,9 +9,6 @@
  *
  * Workspace (floats): col (rows, NP) followed by t (Co, NP), NP = N*Ho*Wo,
  * with col_guard() floats before col and after t (see col2im_k4s2p1).
- * im2col writes col panel-major where the GEMM reads that faster
- * (op_gemm_panel_width(ctx, NP) > 0); the GEMM that writes col (image from
- * grid) writes it plain.
  * col holds every image side by side (cl/conv.cl); t holds the grid-side
  * tensor in GEMM layout (Co, N, Ho*Wo). Per direction, with "grid" the
  * (N, Co, Ho, Wo) tensor and "image" the (N, Ci, Hi, Wi) one:
@@ -20,8 +17,14 @@
  *   image from grid  (conv bwd dx, convT fwd): t = swap(grid); col = Wm^T t;
  *                    image = col2im(col)
  *   weight gradient  (both):                   dWm += t col^T
- * so each is 3 launches whatever N is, and the weight gradient sums over the
- * batch inside the GEMM's K loop (deterministic, no partial buffers). */
+ * Where the own GEMM reads them faster (op_gemm_panel_width(ctx, NP) > 0),
+ * the B operands of the first two, col and t, are written panel-major by
+ * im2col and swap01_panels. The weight gradient reads col^T and t as rows,
+ * which panels slow down, so it gets plain ones of its own (another im2col
+ * and swap), and a col that a GEMM writes is always plain.
+ * Each direction is a few launches whatever N is, and the weight gradient
+ * sums over the batch inside the GEMM's K loop (deterministic, no partial
+ * buffers). */
 #include "device/device.h"
 #include "ops/ops.h"
 #include "ops/ops_util.h"
@@ -195,6 +198,21 @@ static clgm_status swap01(clgm_ctx *ctx, clgm_buf *in, size_t ioff, int A, int B
                        A, B, L, out, (int)ooff);
 }
 
+/* out = swap01(in) with out's A*L columns panel-major, pw wide (pw divides
+ * A*L), as the GEMM reads B. */
+static clgm_status swap01_panels(clgm_ctx *ctx, clgm_buf *in, size_t ioff, int A, int B,
+                                 int L, int pw, clgm_buf *out, size_t ooff)
+{
+    size_t gl[3] = {(size_t)pw, (size_t)B, (size_t)A * L / pw}, l[3] = {0, 0, 1};
+    local_for(gl[0], l);
+    if (pw % 64) {
+        l[0] = pw % 32 == 0 ? 32 : 16;
+        l[1] = 64 / l[0];
+    }
+    return clgm_launch(ctx, "conv", NULL, "swap01_panels", 3, gl, l, "biiiiiibi", in,
+                       (int)ioff, A, B, L, pw, B * pw, out, (int)ooff);
+}
+
 /* ---- the three directions (see the top comment) ---- */
 
 /* grid = swap(Wm col + bias) with col already in the workspace (as im2col
@@ -217,24 +235,26 @@ static clgm_status grid_from_col(clgm_ctx *ctx, const geom *g, int pw, clgm_buf 
     return swap01(ctx, work, toff, g->Co, g->N, hw, grid, goff);
 }
 
-static clgm_status image_from_t(clgm_ctx *ctx, const geom *g, clgm_buf *w, size_t woff,
-                                clgm_buf *img, size_t ioff, clgm_buf *work)
+/* image = col2im(Wm^T t) with t in the workspace, panel-major when tp > 0. */
+static clgm_status image_from_t(clgm_ctx *ctx, const geom *g, int tp, clgm_buf *w,
+                                size_t woff, clgm_buf *img, size_t ioff, clgm_buf *work)
 {
     int rows = (int)geom_rows(g), np = (int)geom_np(g);
-    CLGM_TRY(op_gemm(ctx, OP_T, OP_N, rows, np, g->Co, 1.0f, w, woff, rows, work, t_off(g),
-                     np, 0.0f, work, col_off(g), np));
+    if (tp)
+        CLGM_TRY(op_gemm_panel_b(ctx, OP_T, OP_N, rows, np, g->Co, 1.0f, w, woff, rows, work,
+                                 t_off(g), g->Co * tp, 0.0f, work, col_off(g), np,
+                                 OP_BIAS_NONE, NULL, 0));
+    else
+        CLGM_TRY(op_gemm(ctx, OP_T, OP_N, rows, np, g->Co, 1.0f, w, woff, rows, work,
+                         t_off(g), np, 0.0f, work, col_off(g), np));
     return col2im(ctx, g, work, img, ioff);
 }
 
-/* dWm += t col^T with col (panel width pw) and t already in the workspace. */
-static clgm_status weight_grad(clgm_ctx *ctx, const geom *g, int pw, clgm_buf *dw,
-                               size_t dwoff, clgm_buf *work)
+/* dWm += t col^T with plain col and t already in the workspace. */
+static clgm_status weight_grad(clgm_ctx *ctx, const geom *g, clgm_buf *dw, size_t dwoff,
+                               clgm_buf *work)
 {
     int rows = (int)geom_rows(g), np = (int)geom_np(g);
-    if (pw)
-        return op_gemm_panel_b(ctx, OP_N, OP_T, g->Co, rows, np, 1.0f, work, t_off(g), np,
-                               work, col_off(g), rows * pw, 1.0f, dw, dwoff, rows,
-                               OP_BIAS_NONE, NULL, 0);
     return op_gemm(ctx, OP_N, OP_T, g->Co, rows, np, 1.0f, work, t_off(g), np, work,
                    col_off(g), np, 1.0f, dw, dwoff, rows);
 }
@@ -294,14 +314,17 @@ static clgm_status conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_b
     int pw = col_panel_width(ctx, &g); /* the forward's: it depends on ctx and shape only */
     /* t = dy in GEMM layout (after col in work: the columns survive), col =
      * im2col(x) unless the forward's are still there; then dw, then dx
-     * reusing col */
-    CLGM_TRY(swap01(ctx, dy, dyoff, g.N, g.Co, g.Ho * g.Wo, work, toff));
+     * (col overwritten). The weight gradient reads col^T and t as rows,
+     * which panels slow down, so with panels it gets plain ones of its own
+     * and dx a panel-major t. */
+    if (dw || !pw) CLGM_TRY(swap01(ctx, dy, dyoff, g.N, g.Co, g.Ho * g.Wo, work, toff));
     if (dw) {
-        if (!cols_ready) CLGM_TRY(im2col(ctx, &g, x, xoff, work, pw));
-        CLGM_TRY(weight_grad(ctx, &g, pw, dw, dwoff, work));
+        if (!cols_ready || pw) CLGM_TRY(im2col(ctx, &g, x, xoff, work, 0));
+        CLGM_TRY(weight_grad(ctx, &g, dw, dwoff, work));
     }
     if (!dx) return CLGM_OK;
-    return image_from_t(ctx, &g, w, woff, dx, dxoff, work);
+    if (pw) CLGM_TRY(swap01_panels(ctx, dy, dyoff, g.N, g.Co, g.Ho * g.Wo, pw, work, toff));
+    return image_from_t(ctx, &g, pw, w, woff, dx, dxoff, work);
 }
 
 clgm_status op_conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,
@@ -327,8 +350,10 @@ clgm_status op_convt2d_forward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *
     CLGM_TRY(check_call(ctx, s, 1, 1, x, xoff, w, woff, y, yoff, "y", NULL, 0, NULL, 0, work));
     geom g = geom_of(s, 1);
     size_t toff = t_off(&g);
-    CLGM_TRY(swap01(ctx, x, xoff, g.N, g.Co, g.Ho * g.Wo, work, toff));
-    return image_from_t(ctx, &g, w, woff, y, yoff, work);
+    int pw = col_panel_width(ctx, &g);
+    if (pw) CLGM_TRY(swap01_panels(ctx, x, xoff, g.N, g.Co, g.Ho * g.Wo, pw, work, toff));
+    else CLGM_TRY(swap01(ctx, x, xoff, g.N, g.Co, g.Ho * g.Wo, work, toff));
+    return image_from_t(ctx, &g, pw, w, woff, y, yoff, work);
 }
 
 clgm_status op_convt2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,
@@ -345,11 +370,12 @@ clgm_status op_convt2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf 
      * the same col, overwriting t (the queue is in order: the dw GEMM has
      * read it by then) */
     int pw = col_panel_width(ctx, &g);
-    CLGM_TRY(im2col(ctx, &g, dy, dyoff, work, pw));
+    CLGM_TRY(im2col(ctx, &g, dy, dyoff, work, dw ? 0 : pw));
     if (dw) {
         CLGM_TRY(swap01(ctx, x, xoff, g.N, g.Co, g.Ho * g.Wo, work, toff));
-        CLGM_TRY(weight_grad(ctx, &g, pw, dw, dwoff, work));
+        CLGM_TRY(weight_grad(ctx, &g, dw, dwoff, work));
     }
     if (!dx) return CLGM_OK;
+    if (dw && pw) CLGM_TRY(im2col(ctx, &g, dy, dyoff, work, pw));
     return grid_from_col(ctx, &g, pw, w, woff, NULL, 0, dx, dxoff, work);
 }

@@ -368,10 +368,13 @@ clgm_status op_gemm(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N, int K
 /* ---- panel-major B ---- */
 
 /* The panel width: the own kernels' tile width, when they are the device's
- * back-end. */
+ * back-end or CLGM_GEMM=own makes them so. */
 static int panel_width(const gemm_params *p)
 {
-    return p->backend == GEMM_OWN ? p->vw * p->vn : 0;
+    gemm_backend forced = GEMM_AUTO;
+    if (p->backend != GEMM_OWN && gemm_backend_forced(NULL, &forced) != CLGM_OK)
+        forced = GEMM_AUTO;
+    return p->backend == GEMM_OWN || forced == GEMM_OWN ? p->vw * p->vn : 0;
 }
 
 int op_gemm_panel_width(clgm_ctx *ctx, size_t cols)

@@ -29,20 +29,21 @@ static const gemm_table_entry gemm_table[] = {
      * per row) beat 8x16 by up to 1.8x; work-groups of 8 tiles down M share
      * B's column strip in cache; NT runs as TT from N >= 32 (1.2-2x), while
      * the dot-product kernel wins for narrow N (conv1 dW, N = 16). */
-    /* Panel-major im2col columns where their plain rows would be a multiple
-     * of 512 floats (2 KB) apart and alias in L1 (pan=512), measured on the
-     * same VM: dcgan64 (rows of 1024-16384 columns) 40-41 vs 27-31 img/s,
-     * its conv forward GEMMs 2-2.8x faster; at 28x28 (3136 or 12544
-     * columns) panels only traded the forward's gain for the copy the
-     * weight gradient needs (dcgan, conv-vae even or slower), and 512
-     * leaves those plain.
+    /* Panel-major im2col columns (and, for the column gradient, the swapped
+     * output gradient) whenever the column count is a multiple of the tile
+     * width (pan=32), measured on a 2-core Xeon VM: dcgan's kernel time per
+     * step 0.88x (geomean of 8 alternating pairs; its NN and TN products
+     * 0.64x and 0.81x), dcgan64 0.89x, conv-vae and vae-gan even; the
+     * weight gradients read plain columns of their own (a second im2col),
+     * because the dot-product kernel reads panels slowly and unpacking them
+     * cost more (dcgan64: 0.10 s per step).
      * With fma() (2026-12-03, a 2-core Xeon VM, skylake-avx512) the dot-product
      * kernel beat TT from K ~1024 on: dcgan's conv2 dW (K = 3136) 149-187 vs
      * 110-151 GFLOPS, mlp's fc4 forward (K = 1024) 184 vs 153; at K = 100 TT
      * stays 2x ahead. */
     {"pthread", CLGM_DEVICE_CPU,
      {.backend = GEMM_OWN, .tm = 8, .vw = 16, .vn = 2, .dr = 4, .dc = 4, .dk = 16,
-      .nt_tt = 32, .nt_k = 1024, .lx = 1, .ly = 8, .panel = 512}},
+      .nt_tt = 32, .nt_k = 1024, .lx = 1, .ly = 8, .panel = 32}},
 };
 
 /* Parses "key=value,..." over *out. ctx NULL: fails without a message (a
