@@ -589,6 +589,11 @@ int main(int argc, char **argv)
     run_case(ctx, pan32, 0, 2);
     op_conv_shape pan32t = {2, 3, 4, 4, 2, 0, 0, 4, 4, 2, 1, 0};
     run_case(ctx, pan32t, 1, 2);
+    /* wide channel counts with k3, and a transposed k2 */
+    op_conv_shape rows288 = {1, 32, 4, 4, 3, 0, 0, 3, 3, 1, 1, 0};
+    run_case(ctx, rows288, 0, 2);
+    op_conv_shape rows32t = {2, 3, 3, 3, 8, 0, 0, 2, 2, 2, 0, 0};
+    run_case(ctx, rows32t, 1, 2);
     if (!small) {
         /* channel counts past any tile size, odd spatial sizes */
         op_conv_shape big = {2, 17, 15, 13, 33, 0, 0, 3, 3, 1, 1, 0};
