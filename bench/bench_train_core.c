@@ -224,10 +224,16 @@ static clgm_status profile_step(clgm_ctx *pctx, const char *preset, int batch, p
     return st;
 }
 
+/* One product as the step issued it: B panel-major where it was (same size,
+ * N being a multiple of the panel width). */
 static clgm_status gemm_once(clgm_ctx *ctx, const gemm_shape *s, clgm_buf *A, clgm_buf *B,
                              clgm_buf *C)
 {
     int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
+    int pw = s->panel && !s->tb && s->batch == 1 ? op_gemm_panel_width(ctx, (size_t)s->N) : 0;
+    if (pw)
+        return op_gemm_panel_b(ctx, (op_trans)s->ta, OP_N, s->M, s->N, s->K, 1.0f, A, 0, lda,
+                               B, 0, s->K * pw, 0.0f, C, 0, s->N, OP_BIAS_NONE, NULL, 0);
     size_t sa = (size_t)s->M * s->K, sb = (size_t)s->K * s->N, sc = (size_t)s->M * s->N;
     return op_gemm_batched(ctx, (op_trans)s->ta, (op_trans)s->tb, s->M, s->N, s->K, 1.0f, A,
                            0, lda, sa, B, 0, ldb, sb, 0.0f, C, 0, s->N, sc, s->batch);
@@ -476,11 +482,11 @@ static void write_json(FILE *f, const clgm_device_info *dev, const options *o,
         fprintf(f, "],\n   \"gemm_gflops\": %.2f, \"gemm\": [", p->gemm_gflops);
         for (int r = 0; r < p->n_shapes; r++) {
             const shape_rec *s = &p->shapes[r];
-            fprintf(f, "%s\n    {\"op\": \"%c%c\", \"M\": %d, \"N\": %d, \"K\": %d, \"batch\": %d, "
+            fprintf(f, "%s\n    {\"op\": \"%c%c\", \"M\": %d, \"N\": %d, \"K\": %d, \"batch\": %d, \"panel\": %d, "
                        "\"calls\": %d, \"chosen\": \"%s\", \"gflops\": %.2f, \"own\": %.2f, "
                        "\"clblast\": %.2f}",
                     r ? "," : "", s->s.ta ? 'T' : 'N', s->s.tb ? 'T' : 'N', s->s.M, s->s.N,
-                    s->s.K, s->s.batch, s->count, s->chosen, s->gflops[0], s->gflops[1],
+                    s->s.K, s->s.batch, s->s.panel, s->count, s->chosen, s->gflops[0], s->gflops[1],
                     s->gflops[2]);
         }
         fprintf(f, "]}");
@@ -652,7 +658,7 @@ int bench_train_run(int argc, char **argv, const char *self)
     double fma_peak = -1, gemm_peak = -1;
     if (o.gemm) {
         fma_peak = measure_fma_peak(ctx);
-        gemm_shape sq = {0, 0, 1024, 1024, 1024, 1};
+        gemm_shape sq = {0, 0, 1024, 1024, 1024, 1, 0};
         gemm_peak = time_gemm(ctx, &sq, NULL);
         printf("peak: %.1f GFLOPS (FMA), GEMM 1024^3 %.1f GFLOPS\n", fma_peak, gemm_peak);
     }

@@ -87,7 +87,7 @@ int main(void)
 
     /* 1. A tune run on tiny shapes (two candidates that share one program:
      * only the work-group shape differs) writes a profile that is used. */
-    const gemm_shape shapes[] = {{0, 0, 40, 48, 24, 1}, {1, 1, 40, 36, 16, 1}, {0, 1, 33, 40, 20, 2}};
+    const gemm_shape shapes[] = {{0, 0, 40, 48, 24, 1, 0}, {1, 1, 40, 36, 16, 1, 0}, {0, 1, 33, 40, 20, 2, 0}};
     const int counts[] = {2, 1, 1};
     gemm_params sets[2] = {builtin, builtin};
     sets[0].backend = sets[1].backend = GEMM_OWN;

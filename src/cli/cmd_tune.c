@@ -100,9 +100,9 @@ static clgm_status tune_gemm(clgm_ctx *ctx, char *presets, int batch, int tiny, 
     clgm_status st = CLGM_OK;
     if (tiny) {
         /* Odd sizes just above one tile, every transpose case. */
-        const gemm_shape t[] = {{0, 0, 40, 48, 24, 1}, {1, 0, 48, 40, 20, 1},
-                                {0, 1, 36, 64, 24, 1}, {1, 1, 40, 36, 16, 1},
-                                {0, 0, 37, 50, 30, 2}};
+        const gemm_shape t[] = {{0, 0, 40, 48, 24, 1, 0}, {1, 0, 48, 40, 20, 1, 0},
+                                {0, 1, 36, 64, 24, 1, 0}, {1, 1, 40, 36, 16, 1, 0},
+                                {0, 0, 37, 50, 30, 2, 0}};
         for (size_t i = 0; i < sizeof t / sizeof *t; i++) set->s[i] = t[i], set->count[i] = 1;
         set->n = (int)(sizeof t / sizeof *t);
     } else {

@@ -322,7 +322,7 @@ clgm_status op_gemm_bias_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M,
     CLGM_TRY(check_args(ctx, &g));
     if (M == 0 || N == 0 || batch == 0) return CLGM_OK;
     if (observer) {
-        gemm_shape s = {g.ta, g.tb, M, N, K, batch};
+        gemm_shape s = {g.ta, g.tb, M, N, K, batch, 0};
         observer(observer_user, &s);
     }
 
@@ -459,7 +459,7 @@ clgm_status op_gemm_panel_b(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int 
      * gradients) */
     if (b == GEMM_OWN && K > 0 && !tb) {
         if (observer) { /* the other routes report through op_gemm_bias_batched */
-            gemm_shape sh = {g.ta, g.tb, M, N, K, 1};
+            gemm_shape sh = {g.ta, g.tb, M, N, K, 1, 1};
             observer(observer_user, &sh);
         }
         char options[160];

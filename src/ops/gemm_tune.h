@@ -60,6 +60,7 @@ void gemm_build_options(const gemm_params *p, char *out, size_t len);
  * shapes a model uses by running one training step. */
 typedef struct gemm_shape {
     int ta, tb, M, N, K, batch;
+    int panel; /* B read panel-major (op_gemm_panel_b on the own kernels) */
 } gemm_shape;
 typedef void (*gemm_observer)(void *user, const gemm_shape *s);
 void gemm_set_observer(gemm_observer fn, void *user);

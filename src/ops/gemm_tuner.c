@@ -50,6 +50,8 @@ typedef struct tune_shape {
     float *ref, *got;
 } tune_shape;
 
+/* Products the step reads with panel-major B (s->panel) are timed plain:
+ * their panel width is the candidate's tile width. */
 static clgm_status run_once(clgm_ctx *ctx, const tune_shape *t)
 {
     const gemm_shape *s = &t->s;
