@@ -40,9 +40,12 @@ static const gemm_table_entry gemm_table[] = {
      * With fma() (2026-12-03, a 2-core Xeon VM, skylake-avx512) the dot-product
      * kernel beat TT from K ~1024 on: dcgan's conv2 dW (K = 3136) 149-187 vs
      * 110-151 GFLOPS, mlp's fc4 forward (K = 1024) 184 vs 153; at K = 100 TT
-     * stays 2x ahead. */
+     * stays 2x ahead. Its 4x6 dot products per work-item (24 accumulators)
+     * beat 4x4 on the long-K weight gradients: gemm_nt per step -9% for
+     * dcgan, -13% for dcgan64 (alternating runs), bench_gemm conv2 dW
+     * +5-10%; 8x3 did as well there but lost a quarter on conv1 dW (N=16). */
     {"pthread", CLGM_DEVICE_CPU,
-     {.backend = GEMM_OWN, .tm = 8, .vw = 16, .vn = 2, .dr = 4, .dc = 4, .dk = 16,
+     {.backend = GEMM_OWN, .tm = 8, .vw = 16, .vn = 2, .dr = 4, .dc = 6, .dk = 16,
       .nt_tt = 32, .nt_k = 1024, .lx = 1, .ly = 8, .panel = 32}},
 };
 
