@@ -12,7 +12,9 @@
  * shared machine; the JSON file carries both). Results are also checked
  * against the naive backend's output ("err": max |diff| / max |C|) so a
  * fast wrong kernel cannot pass unnoticed. --compare times the own backend
- * under several CLGM_GEMM_PARAMS sets, interleaved (a tuning aid).
+ * under several CLGM_GEMM_PARAMS sets, interleaved (a tuning aid). Rows
+ * named ", panels" give the own backend B panel-major, as the convolutions
+ * do (op_gemm_panel_b); the other back-ends get it plain.
  * Nothing here asserts a timing. */
 #include <math.h>
 #include <stdio.h>
@@ -28,6 +30,7 @@ typedef struct shape {
     const char *name;
     op_trans ta, tb;
     int M, N, K, batch;
+    int panel; /* own backend: B panel-major, as the convolutions pass it */
 } shape;
 
 /* Batch 64 throughout. Dense y = x W^T is NT (M=batch, N=out, K=in); its
@@ -35,32 +38,35 @@ typedef struct shape {
  * (out x in x 64). Conv through im2col: W (OC x C*16) times the columns
  * (C*16 x N*OH*OW) is NN; dW is NT; dcols = W^T dy is TN. */
 static const shape shapes[] = {
-    {"mlp G fc1 fwd 100->256", OP_N, OP_T, 64, 256, 100, 1},
-    {"mlp G fc1 dW", OP_T, OP_N, 256, 100, 64, 1},
-    {"mlp G fc2 fwd 256->512", OP_N, OP_T, 64, 512, 256, 1},
-    {"mlp G fc2 dx", OP_N, OP_N, 64, 256, 512, 1},
-    {"mlp G fc2 dW", OP_T, OP_N, 512, 256, 64, 1},
-    {"mlp G fc3 fwd 512->1024", OP_N, OP_T, 64, 1024, 512, 1},
-    {"mlp G fc3 dx", OP_N, OP_N, 64, 512, 1024, 1},
-    {"mlp G fc3 dW", OP_T, OP_N, 1024, 512, 64, 1},
-    {"mlp G fc4 fwd 1024->784", OP_N, OP_T, 64, 784, 1024, 1},
-    {"mlp G fc4 dx", OP_N, OP_N, 64, 1024, 784, 1},
-    {"mlp G fc4 dW", OP_T, OP_N, 784, 1024, 64, 1},
-    {"mlp D fc1 fwd 784->1024", OP_N, OP_T, 64, 1024, 784, 1},
-    {"mlp D fc1 dx", OP_N, OP_N, 64, 784, 1024, 1},
-    {"mlp D fc1 dW", OP_T, OP_N, 1024, 784, 64, 1},
-    {"dcgan D conv1 fwd", OP_N, OP_N, 64, 64 * 196, 16, 1},
-    {"dcgan D conv1 dW", OP_N, OP_T, 64, 16, 64 * 196, 1},
-    {"dcgan D conv2 fwd", OP_N, OP_N, 128, 64 * 49, 64 * 16, 1},
-    {"dcgan D conv2 dW", OP_N, OP_T, 128, 64 * 16, 64 * 49, 1},
-    {"dcgan D conv2 dcols", OP_T, OP_N, 64 * 16, 64 * 49, 128, 1},
-    {"dcgan D conv2 fwd per-image", OP_N, OP_N, 128, 49, 64 * 16, 64},
-    {"dcgan G convT1 cols", OP_T, OP_N, 64 * 16, 64 * 49, 128, 1},
-    {"dcgan G linear 100->6272", OP_N, OP_T, 64, 6272, 100, 1},
-    {"dcgan G linear dW", OP_T, OP_N, 6272, 100, 64, 1},
-    {"dcgan D linear 6272->1", OP_N, OP_T, 64, 1, 6272, 1},
-    {"dcgan D linear dx", OP_N, OP_N, 64, 6272, 1, 1},
-    {"square TT 512", OP_T, OP_T, 512, 512, 512, 1},
+    {"mlp G fc1 fwd 100->256", OP_N, OP_T, 64, 256, 100, 1, 0},
+    {"mlp G fc1 dW", OP_T, OP_N, 256, 100, 64, 1, 0},
+    {"mlp G fc2 fwd 256->512", OP_N, OP_T, 64, 512, 256, 1, 0},
+    {"mlp G fc2 dx", OP_N, OP_N, 64, 256, 512, 1, 0},
+    {"mlp G fc2 dW", OP_T, OP_N, 512, 256, 64, 1, 0},
+    {"mlp G fc3 fwd 512->1024", OP_N, OP_T, 64, 1024, 512, 1, 0},
+    {"mlp G fc3 dx", OP_N, OP_N, 64, 512, 1024, 1, 0},
+    {"mlp G fc3 dW", OP_T, OP_N, 1024, 512, 64, 1, 0},
+    {"mlp G fc4 fwd 1024->784", OP_N, OP_T, 64, 784, 1024, 1, 0},
+    {"mlp G fc4 dx", OP_N, OP_N, 64, 1024, 784, 1, 0},
+    {"mlp G fc4 dW", OP_T, OP_N, 784, 1024, 64, 1, 0},
+    {"mlp D fc1 fwd 784->1024", OP_N, OP_T, 64, 1024, 784, 1, 0},
+    {"mlp D fc1 dx", OP_N, OP_N, 64, 784, 1024, 1, 0},
+    {"mlp D fc1 dW", OP_T, OP_N, 1024, 784, 64, 1, 0},
+    {"dcgan D conv1 fwd", OP_N, OP_N, 64, 64 * 196, 16, 1, 0},
+    {"dcgan D conv1 dW", OP_N, OP_T, 64, 16, 64 * 196, 1, 0},
+    {"dcgan D conv2 fwd", OP_N, OP_N, 128, 64 * 49, 64 * 16, 1, 0},
+    {"dcgan D conv2 dW", OP_N, OP_T, 128, 64 * 16, 64 * 49, 1, 0},
+    {"dcgan D conv2 dcols", OP_T, OP_N, 64 * 16, 64 * 49, 128, 1, 0},
+    {"dcgan D conv1 fwd, panels", OP_N, OP_N, 64, 64 * 196, 16, 1, 1},
+    {"dcgan D conv2 fwd, panels", OP_N, OP_N, 128, 64 * 49, 64 * 16, 1, 1},
+    {"dcgan D conv2 dcols, panels", OP_T, OP_N, 64 * 16, 64 * 49, 128, 1, 1},
+    {"dcgan D conv2 fwd per-image", OP_N, OP_N, 128, 49, 64 * 16, 64, 0},
+    {"dcgan G convT1 cols", OP_T, OP_N, 64 * 16, 64 * 49, 128, 1, 0},
+    {"dcgan G linear 100->6272", OP_N, OP_T, 64, 6272, 100, 1, 0},
+    {"dcgan G linear dW", OP_T, OP_N, 6272, 100, 64, 1, 0},
+    {"dcgan D linear 6272->1", OP_N, OP_T, 64, 1, 6272, 1, 0},
+    {"dcgan D linear dx", OP_N, OP_N, 64, 6272, 1, 1, 0},
+    {"square TT 512", OP_T, OP_T, 512, 512, 512, 1, 0},
 };
 enum { N_SHAPES = sizeof shapes / sizeof *shapes };
 
@@ -93,10 +99,23 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The panel width the own backend reads B in for this shape, else 0 (plain:
+ * other back-ends, or a width that does not divide N). */
+static int panel_width_for(clgm_ctx *ctx, const shape *s)
+{
+    const char *b = getenv("CLGM_GEMM");
+    if (!s->panel || s->tb || s->batch != 1 || !b || strcmp(b, "own")) return 0;
+    return op_gemm_panel_width(ctx, (size_t)s->N);
+}
+
 static clgm_status run_once(clgm_ctx *ctx, const shape *s, clgm_buf *A, clgm_buf *B,
                             clgm_buf *C)
 {
     int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
+    int pw = panel_width_for(ctx, s);
+    if (pw)
+        return op_gemm_panel_b(ctx, s->ta, OP_N, s->M, s->N, s->K, 1.0f, A, 0, lda, B, 0,
+                               s->K * pw, 0.0f, C, 0, s->N, OP_BIAS_NONE, NULL, 0);
     size_t sa = (size_t)s->M * s->K, sb = (size_t)s->K * s->N, sc = (size_t)s->M * s->N;
     return op_gemm_batched(ctx, s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, 0, lda, sa, B, 0,
                            ldb, sb, 0.0f, C, 0, s->N, sc, s->batch);
@@ -311,6 +330,23 @@ int main(int argc, char **argv)
             hB[i] = (float)((double)(seed >> 40) / 16777216.0 - 0.5);
         }
         clgm_buf_write(ctx, B, 0, nb * sizeof(float), hB);
+        /* panel rows: the own backend reads the same B laid out in panels */
+        clgm_buf *Bp = NULL;
+        setenv("CLGM_GEMM", "own", 1);
+        int pw = panel_width_for(ctx, s);
+        if (pw) {
+            float *hp = malloc(nb * sizeof *hp);
+            for (int k = 0; k < s->K; k++)
+                for (int j = 0; j < s->N; j++)
+                    hp[(size_t)(j / pw) * s->K * pw + (size_t)k * pw + j % pw] =
+                        hB[(size_t)k * s->N + j];
+            if (clgm_buf_create(ctx, nb * sizeof(float), &Bp) ||
+                clgm_buf_write(ctx, Bp, 0, nb * sizeof(float), hp)) {
+                fprintf(stderr, "bench_gemm: %s\n", clgm_last_error(ctx));
+                return 1;
+            }
+            free(hp);
+        }
         int have_ref = 0;
         for (int b = 0; b < N_BACKENDS; b++) {
             if (!strstr(backends, backend_names[b])) continue;
@@ -323,7 +359,8 @@ int main(int argc, char **argv)
                 nanosleep(&(struct timespec){0, 300 * 1000 * 1000}, NULL);
             } else {
                 setenv("CLGM_GEMM", backend_names[b], 1);
-                res[si].gflops[b] = time_backend(ctx, s, A, B, C, reps, &res[si].best[b]);
+                clgm_buf *Bb = panel_width_for(ctx, s) ? Bp : B;
+                res[si].gflops[b] = time_backend(ctx, s, A, Bb, C, reps, &res[si].best[b]);
                 if (res[si].gflops[b] < 0) continue;
                 clgm_buf_read(ctx, C, 0, nc * sizeof(float), b == 0 ? ref : got);
             }
@@ -358,6 +395,7 @@ int main(int argc, char **argv)
         fflush(stdout);
         clgm_buf_release(ctx, A);
         clgm_buf_release(ctx, B);
+        if (Bp) clgm_buf_release(ctx, Bp);
         clgm_buf_release(ctx, C);
         free(h); free(ref); free(got);
     }
