@@ -116,6 +116,24 @@ static void test_profiling(void)
     TU_CHECK(fills == 3 && scales == 1, "profile counts: fill %d scale %d", fills, scales);
     clgm_buf_release(ctx, b);
     clgm_ctx_destroy(ctx); /* prints the table to stderr */
+
+    /* CLGM_PROFILE=shapes: a row per kernel and launch size */
+    setenv("CLGM_PROFILE", "shapes", 1);
+    ctx = tu_open();
+    unsetenv("CLGM_PROFILE");
+    TU_OK(ctx, clgm_buf_create(ctx, 16384, &b));
+    for (int i = 0; i < 3; i++) TU_OK(ctx, op_fill(ctx, b, 0, 1024, (float)i));
+    TU_OK(ctx, op_fill(ctx, b, 0, 4096, 1.0f));
+    TU_OK(ctx, clgm_finish(ctx));
+    int rows = 0, calls = 0;
+    for (int i = 0; i < ctx->n_prof; i++)
+        if (!strncmp(ctx->prof[i].name, "fill ", 5) && strchr(ctx->prof[i].name, 'x')) {
+            rows++;
+            calls += (int)ctx->prof[i].calls;
+        }
+    TU_CHECK(rows == 2 && calls == 4, "shapes profile: %d fill rows, %d calls", rows, calls);
+    clgm_buf_release(ctx, b);
+    clgm_ctx_destroy(ctx);
 }
 
 int main(void)

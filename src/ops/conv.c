@@ -367,8 +367,9 @@ clgm_status op_convt2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf 
     geom g = geom_of(s, 1);
     size_t toff = t_off(&g);
     /* col = im2col(dy), t = x in GEMM layout; dw; then dx = conv of dy from
-     * the same col, overwriting t (the queue is in order: the dw GEMM has
-     * read it by then) */
+     * the same col (again, panel-major, where the GEMM reads that; the
+     * weight gradient reads plain col), overwriting t (the queue is in
+     * order: the dw GEMM has read it by then) */
     int pw = col_panel_width(ctx, &g);
     CLGM_TRY(im2col(ctx, &g, dy, dyoff, work, dw ? 0 : pw));
     if (dw) {
