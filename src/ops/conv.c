@@ -194,6 +194,11 @@ static clgm_status swap01(clgm_ctx *ctx, clgm_buf *in, size_t ioff, int A, int B
 {
     size_t gl[3] = {(size_t)L, (size_t)A, (size_t)B}, l[3] = {0, 0, 1};
     local_for(gl[0], l);
+    if (L <= 256 && (size_t)L <= ctx->info.max_work_group_size) {
+        /* groups exactly one plane wide: all full, so PoCL vectorizes them */
+        l[0] = (size_t)L;
+        l[1] = L < 64 ? (size_t)(64 / L) : 1;
+    }
     return clgm_launch(ctx, "conv", NULL, "swap01", 3, gl, l, "biiiibi", in, (int)ioff,
                        A, B, L, out, (int)ooff);
 }
