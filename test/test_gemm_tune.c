@@ -86,16 +86,20 @@ int main(void)
     TU_CHECK(strncmp(path, dir, strlen(dir)) == 0, "the profile lives in CLGM_CACHE_DIR");
 
     /* 1. A tune run on tiny shapes (two candidates that share one program:
-     * only the work-group shape differs) writes a profile that is used. */
-    const gemm_shape shapes[] = {{0, 0, 40, 48, 24, 1, 0}, {1, 1, 40, 36, 16, 1, 0}, {0, 1, 33, 40, 20, 2, 0}};
-    const int counts[] = {2, 1, 1};
+     * only the work-group shape differs) writes a profile that is used. The
+     * last two read B panel-major, as the convolutions pass it, where the
+     * device's GEMM uses panels (checked against the plain reference). */
+    const gemm_shape shapes[] = {{0, 0, 40, 48, 24, 1, 0}, {1, 1, 40, 36, 16, 1, 0},
+                                 {0, 1, 33, 40, 20, 2, 0}, {0, 0, 40, 64, 24, 1, 1},
+                                 {1, 0, 24, 96, 17, 1, 1}};
+    const int counts[] = {2, 1, 1, 1, 1};
     gemm_params sets[2] = {builtin, builtin};
     sets[0].backend = sets[1].backend = GEMM_OWN;
     sets[0].lx = 2, sets[0].ly = 4;
     sets[1].lx = 1, sets[1].ly = 2;
     gemm_tune_candidate cands[4];
     int n = 0, best = -1;
-    TU_OK(ctx, gemm_tune_run(ctx, shapes, counts, 3, sets, 2, 0, cands, &n, &best, NULL));
+    TU_OK(ctx, gemm_tune_run(ctx, shapes, counts, 5, sets, 2, 0, cands, &n, &best, NULL));
     TU_CHECK(n == 3, "current choice + 2 sets tried (got %d)", n);
     TU_CHECK(best >= 0 && best < n && cands[best].ms >= 0, "a winner");
     for (int i = 0; i < n; i++)

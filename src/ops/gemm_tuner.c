@@ -48,14 +48,42 @@ typedef struct tune_shape {
     clgm_buf *A, *B, *C;
     size_t nc;
     float *ref, *got;
+    float *hb;        /* panel products: B on the host, to lay out per candidate */
+    clgm_buf *Bp;     /* ... laid out in panels bp_width wide (0: not yet) */
+    int bp_width;
 } tune_shape;
 
-/* Products the step reads with panel-major B (s->panel) are timed plain:
- * their panel width is the candidate's tile width. */
-static clgm_status run_once(clgm_ctx *ctx, const tune_shape *t)
+/* Products the step reads with panel-major B (s->panel) read it so here
+ * too, in panels as wide as the candidate's tile (laid out again when that
+ * changes, in the correctness run before the timing); where the candidate
+ * reads no panels (another back-end), B is plain. */
+static clgm_status run_once(clgm_ctx *ctx, tune_shape *t)
 {
     const gemm_shape *s = &t->s;
     int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
+    int pw = t->hb ? op_gemm_panel_width(ctx, (size_t)s->N) : 0;
+    if (pw) {
+        if (pw != t->bp_width) {
+            size_t nb = (size_t)s->K * s->N;
+            float *h = malloc(nb * sizeof *h);
+            if (!h) return clgm_fail(ctx, CLGM_ERR_OUT_OF_MEMORY, "host allocation failed");
+            for (int k = 0; k < s->K; k++)
+                for (int j = 0; j < s->N; j++)
+                    h[(size_t)(j / pw) * s->K * pw + (size_t)k * pw + j % pw] =
+                        t->hb[(size_t)k * s->N + j];
+            if (!t->Bp) {
+                clgm_status st = clgm_buf_create(ctx, nb * sizeof(float), &t->Bp);
+                if (st != CLGM_OK) { free(h); return st; }
+            }
+            clgm_status st = clgm_buf_write(ctx, t->Bp, 0, nb * sizeof(float), h);
+            free(h);
+            CLGM_TRY(st);
+            t->bp_width = pw;
+        }
+        return op_gemm_panel_b(ctx, (op_trans)s->ta, OP_N, s->M, s->N, s->K, 1.0f, t->A, 0,
+                               lda, t->Bp, 0, s->K * pw, 0.0f, t->C, 0, s->N, OP_BIAS_NONE,
+                               NULL, 0);
+    }
     return op_gemm_batched(ctx, (op_trans)s->ta, (op_trans)s->tb, s->M, s->N, s->K, 1.0f,
                            t->A, 0, lda, (size_t)s->M * s->K, t->B, 0, ldb,
                            (size_t)s->K * s->N, 0.0f, t->C, 0, s->N, (size_t)s->M * s->N,
@@ -204,8 +232,10 @@ static void free_shapes(clgm_ctx *ctx, tune_shape *ts, int n)
         clgm_buf_release(ctx, ts[i].A);
         clgm_buf_release(ctx, ts[i].B);
         clgm_buf_release(ctx, ts[i].C);
+        if (ts[i].Bp) clgm_buf_release(ctx, ts[i].Bp);
         free(ts[i].ref);
         free(ts[i].got);
+        free(ts[i].hb);
     }
     free(ts);
 }
@@ -236,10 +266,16 @@ static clgm_status setup_shape(clgm_ctx *ctx, const gemm_shape *s, int count, tu
     clgm_status st = clgm_buf_write(ctx, t->A, 0, na * sizeof(float), h);
     for (size_t k = 0; k < nb; k++) h[k] = h[nh - 1 - k];
     if (st == CLGM_OK) st = clgm_buf_write(ctx, t->B, 0, nb * sizeof(float), h);
-    free(h);
     setenv("CLGM_GEMM", "naive", 1);
+    /* the reference reads plain B: t->hb (panels) is set after it */
     if (st == CLGM_OK) st = run_once(ctx, t);
     if (st == CLGM_OK) st = clgm_buf_read(ctx, t->C, 0, t->nc * sizeof(float), t->ref);
+    if (st == CLGM_OK && s->panel && !s->tb && s->batch == 1 && nb) {
+        t->hb = malloc(nb * sizeof *t->hb);
+        if (!t->hb) st = clgm_fail(ctx, CLGM_ERR_OUT_OF_MEMORY, "host allocation failed");
+        else memcpy(t->hb, h, nb * sizeof *t->hb);
+    }
+    free(h);
     return st;
 }
 
