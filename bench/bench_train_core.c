@@ -127,7 +127,12 @@ static void measure_speed(clgm_ctx *ctx, const options *o, const char *preset, s
     gm_model *m = NULL;
     float *imgs = NULL;
     r->ok = 0;
-    ctx->mem.bytes_peak = ctx->mem.bytes_in_use; /* per-model peak from here */
+    /* per-model peak from here, from an empty pool: reused buffers count
+     * their capacity (up to 2x the request), so what earlier models left
+     * in the pool would change the figure */
+    clgm_finish(ctx);
+    clgm_pool_drain(ctx);
+    ctx->mem.bytes_peak = ctx->mem.bytes_in_use;
     uint64_t base = ctx->mem.bytes_in_use;
     clgm_status st = make_model(ctx, preset, r->batch, &m);
     if (st == CLGM_OK) {
