@@ -435,7 +435,7 @@ static void run_case(clgm_ctx *ctx, op_conv_shape s, int transposed, int probes)
         /* and it does read them: with the workspace overwritten, dw changes;
          * unless the forward's columns were panel-major, which the weight
          * gradient does not read (it computes plain ones) */
-        int panels = op_gemm_panel_width(ctx, (size_t)s.N * s.OH * s.OW) > 0;
+        int panels = !op_conv2d_reuses_columns(ctx, &s);
         dten_set(ctx, &bdw, w0, 0);
         fill_work(ctx, work, nwork);
         TU_OK(ctx, op_conv2d_backward_reuse(ctx, &s, bx.b, GUARD, bw.b, GUARD, bg.b, GUARD,

@@ -19,7 +19,9 @@
  *   weight gradient  (both):                   dWm += t col^T
  * Where the own GEMM reads them faster (op_gemm_panel_width(ctx, NP) > 0),
  * the B operands of the first two, col and t, are written panel-major by
- * im2col and swap01_panels. The weight gradient reads col^T and t as rows,
+ * im2col and swap01_panels. Grid from image with few rows (grid_direct: a
+ * short K, where the swap costs as much as the product) is one product per
+ * image straight into grid instead, from plain columns. The weight gradient reads col^T and t as rows,
  * which panels slow down, so it gets plain ones of its own (another im2col
  * and swap), and a col that a GEMM writes is always plain.
  * Each direction is a few launches whatever N is, and the weight gradient
@@ -66,6 +68,21 @@ static size_t geom_work(const geom *g)
 static int col_panel_width(clgm_ctx *ctx, const geom *g)
 {
     return op_gemm_panel_width(ctx, geom_np(g));
+}
+
+/* Grid from image with few rows (a short K: the product is as cheap as the
+ * layout swap after it): one product per image into grid directly, from
+ * plain columns. Needs planes of at least a tile (64 keeps the shifted
+ * last tile's recomputation small). */
+static int grid_direct(const geom *g)
+{
+    return geom_rows(g) <= 64 && g->Ho * g->Wo >= 64;
+}
+
+/* The panel width of the columns that grid_from_col reads. */
+static int grid_col_width(clgm_ctx *ctx, const geom *g)
+{
+    return grid_direct(g) ? 0 : col_panel_width(ctx, g);
 }
 
 /* Work-groups of 64: 64x1 along the contiguous axis (dim 0), or 16x4 when
@@ -230,6 +247,10 @@ static clgm_status grid_from_col(clgm_ctx *ctx, const geom *g, int pw, clgm_buf 
     int rows = (int)geom_rows(g), np = (int)geom_np(g), hw = g->Ho * g->Wo;
     size_t toff = t_off(g);
     op_bias bm = bias ? OP_BIAS_ROWS : OP_BIAS_NONE;
+    if (!pw && grid_direct(g))
+        return op_gemm_bias_batched(ctx, OP_N, OP_N, g->Co, hw, rows, 1.0f, w, woff, rows, 0,
+                                    work, col_off(g), np, (size_t)hw, 0.0f, grid, goff, hw,
+                                    (size_t)g->Co * hw, g->N, bm, bias, boff);
     if (pw)
         CLGM_TRY(op_gemm_panel_b(ctx, OP_N, OP_N, g->Co, np, rows, 1.0f, w, woff, rows, work,
                                  col_off(g), rows * pw, 0.0f, work, toff, np, bm, bias, boff));
@@ -294,7 +315,7 @@ clgm_status op_conv2d_forward_bias(clgm_ctx *ctx, const op_conv_shape *s, clgm_b
     CLGM_TRY(check_call(ctx, s, 0, 1, x, xoff, w, woff, y, yoff, "y", NULL, 0, NULL, 0, work));
     if (bias) CLGM_TRY(ops_check_buf(ctx, "conv2d", "bias", bias, boff, (size_t)s->OC));
     geom g = geom_of(s, 0);
-    int pw = col_panel_width(ctx, &g);
+    int pw = grid_col_width(ctx, &g);
     CLGM_TRY(im2col(ctx, &g, x, xoff, work, pw));
     return grid_from_col(ctx, &g, pw, w, woff, bias, boff, y, yoff, work);
 }
@@ -316,7 +337,8 @@ static clgm_status conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_b
     if (!dx && !dw) return CLGM_OK;
     geom g = geom_of(s, 0);
     size_t toff = t_off(&g);
-    int pw = col_panel_width(ctx, &g); /* the forward's: it depends on ctx and shape only */
+    int pw = col_panel_width(ctx, &g); /* t's, for dx */
+    int fwd_plain = !grid_col_width(ctx, &g); /* the forward's columns: ctx and shape */
     /* t = dy in GEMM layout (after col in work: the columns survive), col =
      * im2col(x) unless the forward's are still there; then dw, then dx
      * (col overwritten). The weight gradient reads col^T and t as rows,
@@ -324,7 +346,7 @@ static clgm_status conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_b
      * and dx a panel-major t. */
     if (dw || !pw) CLGM_TRY(swap01(ctx, dy, dyoff, g.N, g.Co, g.Ho * g.Wo, work, toff));
     if (dw) {
-        if (!cols_ready || pw) CLGM_TRY(im2col(ctx, &g, x, xoff, work, 0));
+        if (!cols_ready || !fwd_plain) CLGM_TRY(im2col(ctx, &g, x, xoff, work, 0));
         CLGM_TRY(weight_grad(ctx, &g, dw, dwoff, work));
     }
     if (!dx) return CLGM_OK;
@@ -338,6 +360,12 @@ clgm_status op_conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *
                                size_t dwoff, clgm_buf *work)
 {
     return conv2d_backward(ctx, s, x, xoff, w, woff, dy, dyoff, dx, dxoff, dw, dwoff, work, 0);
+}
+
+int op_conv2d_reuses_columns(clgm_ctx *ctx, const op_conv_shape *s)
+{
+    geom g = geom_of(s, 0);
+    return !grid_col_width(ctx, &g);
 }
 
 clgm_status op_conv2d_backward_reuse(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,
@@ -375,7 +403,7 @@ clgm_status op_convt2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf 
      * the same col (again, panel-major, where the GEMM reads that; the
      * weight gradient reads plain col), overwriting t (the queue is in
      * order: the dw GEMM has read it by then) */
-    int pw = col_panel_width(ctx, &g);
+    int pw = grid_col_width(ctx, &g);
     CLGM_TRY(im2col(ctx, &g, dy, dyoff, work, dw ? 0 : pw));
     if (dw) {
         CLGM_TRY(swap01(ctx, x, xoff, g.N, g.Co, g.Ho * g.Wo, work, toff));
