@@ -336,10 +336,11 @@ int main(int argc, char **argv)
         int pw = panel_width_for(ctx, s);
         if (pw) {
             float *hp = malloc(nb * sizeof *hp);
-            for (int k = 0; k < s->K; k++)
-                for (int j = 0; j < s->N; j++)
-                    hp[(size_t)(j / pw) * s->K * pw + (size_t)k * pw + j % pw] =
-                        hB[(size_t)k * s->N + j];
+            if (!hp) {
+                fprintf(stderr, "bench_gemm: host allocation failed\n");
+                return 1;
+            }
+            gemm_panels_host(hB, s->K, s->N, pw, hp);
             if (clgm_buf_create(ctx, nb * sizeof(float), &Bp) ||
                 clgm_buf_write(ctx, Bp, 0, nb * sizeof(float), hp)) {
                 fprintf(stderr, "bench_gemm: %s\n", clgm_last_error(ctx));

@@ -259,8 +259,7 @@ __kernel void gemm_tt(int M, int N, int K, float alpha,
                       __global const float *A, int aoff, int lda, int sa,
                       __global const float *B, int boff, int ldb, int sb,
                       float beta, __global float *C, int coff, int ldc, int sc,
-                      __global const float *bias, int bo, int bmode,
-                      int bp)
+                      __global const float *bias, int bo, int bmode, int bp)
 {
     gemm_outer_cols(1, M, N, K, alpha, A, aoff, lda, sa, B, boff, ldb, sb, beta, C,
                     coff, ldc, sc, bias, bo, bmode);
@@ -270,8 +269,7 @@ __kernel void gemm_tn_cols(int M, int N, int K, float alpha,
                            __global const float *A, int aoff, int lda, int sa,
                            __global const float *B, int boff, int ldb, int sb,
                            float beta, __global float *C, int coff, int ldc, int sc,
-                           __global const float *bias, int bo, int bmode,
-                      int bp)
+                           __global const float *bias, int bo, int bmode, int bp)
 {
     gemm_outer_cols(0, M, N, K, alpha, A, aoff, lda, sa, B, boff, ldb, sb, beta, C,
                     coff, ldc, sc, bias, bo, bmode);

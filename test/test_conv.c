@@ -583,32 +583,28 @@ int main(int argc, char **argv)
             if (t) check_adjoint(s);
         }
     }
-    /* N*OH*OW = 32: whole panels when CLGM_GEMM_PARAMS=pan=1 (panel_test_conv,
-     * oclgrind_panel_conv), conv and transposed */
-    op_conv_shape pan32 = {2, 2, 8, 8, 3, 0, 0, 4, 4, 2, 1, 0};
-    run_case(ctx, pan32, 0, 2);
-    op_conv_shape pan32t = {2, 3, 4, 4, 2, 0, 0, 4, 4, 2, 1, 0};
-    run_case(ctx, pan32t, 1, 2);
-    /* wide channel counts with k3, and a transposed k2 */
-    op_conv_shape rows288 = {1, 32, 4, 4, 3, 0, 0, 3, 3, 1, 1, 0};
-    run_case(ctx, rows288, 0, 2);
-    op_conv_shape rows32t = {2, 3, 3, 3, 8, 0, 0, 2, 2, 2, 0, 0};
-    run_case(ctx, rows32t, 1, 2);
-    if (!small) {
+    /* Fixed shapes: {shape, transposed, probes, full set only}. */
+    static const struct { op_conv_shape s; int t, probes, full_only; } fixed[] = {
+        /* N*OH*OW = 32: whole panels when CLGM_GEMM_PARAMS=pan=1
+         * (panel_test_conv, oclgrind_panel_conv), conv and transposed */
+        {{2, 2, 8, 8, 3, 0, 0, 4, 4, 2, 1, 0}, 0, 2, 0},
+        {{2, 3, 4, 4, 2, 0, 0, 4, 4, 2, 1, 0}, 1, 2, 0},
+        /* wide channel counts with k3, and a transposed k2 */
+        {{1, 32, 4, 4, 3, 0, 0, 3, 3, 1, 1, 0}, 0, 2, 0},
+        {{2, 3, 3, 3, 8, 0, 0, 2, 2, 2, 0, 0}, 1, 2, 0},
         /* channel counts past any tile size, odd spatial sizes */
-        op_conv_shape big = {2, 17, 15, 13, 33, 0, 0, 3, 3, 1, 1, 0};
-        run_case(ctx, big, 0, 2);
-        op_conv_shape bigs = {3, 19, 11, 15, 35, 0, 0, 5, 5, 2, 2, 0};
-        run_case(ctx, bigs, 0, 0);
-        op_conv_shape bigt = {2, 33, 7, 9, 17, 0, 0, 4, 4, 2, 1, 1};
-        run_case(ctx, bigt, 1, 2);
-        check_adjoint(bigt);
+        {{2, 17, 15, 13, 33, 0, 0, 3, 3, 1, 1, 0}, 0, 2, 1},
+        {{3, 19, 11, 15, 35, 0, 0, 5, 5, 2, 2, 0}, 0, 0, 1},
+        {{2, 33, 7, 9, 17, 0, 0, 4, 4, 2, 1, 1}, 1, 2, 1},
         /* N*OH*OW = 256 and 64: whole panels of 32 or 64 columns when
          * CLGM_GEMM_PARAMS=pan=1 (panel_test_conv) */
-        op_conv_shape pan = {4, 3, 16, 16, 5, 0, 0, 4, 4, 2, 1, 0};
-        run_case(ctx, pan, 0, 2);
-        op_conv_shape pant = {4, 6, 4, 4, 3, 0, 0, 4, 4, 2, 1, 0};
-        run_case(ctx, pant, 1, 2);
+        {{4, 3, 16, 16, 5, 0, 0, 4, 4, 2, 1, 0}, 0, 2, 1},
+        {{4, 6, 4, 4, 3, 0, 0, 4, 4, 2, 1, 0}, 1, 2, 1},
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
+        if (small && fixed[i].full_only) continue;
+        run_case(ctx, fixed[i].s, fixed[i].t, fixed[i].probes);
+        if (fixed[i].t) check_adjoint(fixed[i].s);
     }
     /* DCGAN stack: 28 -> 14 -> 7 -> 14 -> 28, and 7 -> 14 with out_pad 1 */
     int c1 = small ? 2 : 8, c2 = small ? 3 : 16, n = small ? 1 : 2;

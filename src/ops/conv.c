@@ -21,9 +21,10 @@
  * the B operands of the first two, col and t, are written panel-major by
  * im2col and swap01_panels. Grid from image with few rows (grid_direct: a
  * short K, where the swap costs as much as the product) is one product per
- * image straight into grid instead, from plain columns. The weight gradient reads col^T and t as rows,
- * which panels slow down, so it gets plain ones of its own (another im2col
- * and swap), and a col that a GEMM writes is always plain.
+ * image straight into grid instead, from plain columns. The weight gradient
+ * reads col^T and t as rows, which panels slow down, so it gets plain ones
+ * of its own (another im2col and swap), and a col that a GEMM writes is
+ * always plain.
  * Each direction is a few launches whatever N is, and the weight gradient
  * sums over the batch inside the GEMM's K loop (deterministic, no partial
  * buffers). */
@@ -161,6 +162,18 @@ static clgm_status check_shape(clgm_ctx *ctx, const op_conv_shape *s, int transp
     return CLGM_OK;
 }
 
+/* Work-groups for a panel-major launch (dim 0 the column in a panel pw
+ * wide): as wide as the panel where 64 does not divide it, so no item idles. */
+static void panel_local(int pw, size_t l[3])
+{
+    local_for((size_t)pw, l);
+    if (pw % 64) {
+        l[0] = pw % 32 == 0 ? 32 : 16;
+        l[1] = 64 / l[0];
+    }
+    l[2] = 1;
+}
+
 /* ---- the three kernels of cl/conv.cl ---- */
 
 /* col = im2col(img), panel-major when pw > 0 (panels rows*pw floats apart). */
@@ -174,11 +187,8 @@ static clgm_status im2col(clgm_ctx *ctx, const geom *g, clgm_buf *img, size_t io
     else if (g->KH == g->KW && g->KH == 4) kernel = "im2col_k4";
     int w = pw ? pw : (int)geom_np(g); /* plain: one panel (cl/conv.cl) */
     size_t gl[3] = {(size_t)w, (size_t)g->Ci, geom_np(g) / (size_t)w}, l[3] = {0, 0, 1};
-    local_for(gl[0], l);
-    if (pw && pw % 64) { /* groups as wide as the panel (or 16), no idle items */
-        l[0] = pw % 32 == 0 ? 32 : 16;
-        l[1] = 64 / l[0];
-    }
+    if (pw) panel_local(pw, l);
+    else local_for(gl[0], l);
     return clgm_launch(ctx, "conv", NULL, kernel, 3, gl, l, "biiiiiiiiiiibiii", img,
                        (int)ioff, g->N, g->Ci, g->Hi, g->Wi, g->KH, g->KW, g->stride,
                        g->pad, g->Ho, g->Wo, col, (int)col_off(g), w, (int)geom_rows(g) * w);
@@ -225,12 +235,8 @@ static clgm_status swap01(clgm_ctx *ctx, clgm_buf *in, size_t ioff, int A, int B
 static clgm_status swap01_panels(clgm_ctx *ctx, clgm_buf *in, size_t ioff, int A, int B,
                                  int L, int pw, clgm_buf *out, size_t ooff)
 {
-    size_t gl[3] = {(size_t)pw, (size_t)B, (size_t)A * L / pw}, l[3] = {0, 0, 1};
-    local_for(gl[0], l);
-    if (pw % 64) {
-        l[0] = pw % 32 == 0 ? 32 : 16;
-        l[1] = 64 / l[0];
-    }
+    size_t gl[3] = {(size_t)pw, (size_t)B, (size_t)A * L / pw}, l[3];
+    panel_local(pw, l);
     return clgm_launch(ctx, "conv", NULL, "swap01_panels", 3, gl, l, "biiiiiibi", in,
                        (int)ioff, A, B, L, pw, B * pw, out, (int)ooff);
 }

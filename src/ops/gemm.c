@@ -367,6 +367,14 @@ clgm_status op_gemm(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N, int K
 
 /* ---- panel-major B ---- */
 
+void gemm_panels_host(const float *src, int rows, int cols, int pw, float *dst)
+{
+    for (int k = 0; k < rows; k++)
+        for (int j = 0; j < cols; j++)
+            dst[(size_t)(j / pw) * rows * pw + (size_t)k * pw + j % pw] =
+                src[(size_t)k * cols + j];
+}
+
 /* The panel width: the own kernels' tile width, when they are the device's
  * back-end or CLGM_GEMM=own makes them so. */
 static int panel_width(const gemm_params *p)
@@ -455,8 +463,8 @@ clgm_status op_gemm_panel_b(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int 
     /* the own outer-product kernels along N (NN, TN) read panels; B^T (NT,
      * TT) and other back-ends get B unpacked: a dot-product kernel reading
      * panels jumped a panel stride every TW values of k and ran up to 2x
-     * slower than the copy plus the plain kernel (dcgan64's weight
-     * gradients) */
+     * slower than the copy plus the plain kernel (so conv gives its weight
+     * gradients plain columns) */
     if (b == GEMM_OWN && K > 0 && !tb) {
         if (observer) { /* the other routes report through op_gemm_bias_batched */
             gemm_shape sh = {g.ta, g.tb, M, N, K, 1, 1};

@@ -65,6 +65,11 @@ typedef struct gemm_shape {
 typedef void (*gemm_observer)(void *user, const gemm_shape *s);
 void gemm_set_observer(gemm_observer fn, void *user);
 
+/* dst = src (rows x cols, row-major) in panel-major form pw wide (as
+ * op_gemm_panel_b reads B; cols a multiple of pw), on the host: the
+ * benchmarks and the tuner lay out their B with it. */
+void gemm_panels_host(const float *src, int rows, int cols, int pw, float *dst);
+
 /* "tm=8,vw=16,...": every tile field, in $CLGM_GEMM_PARAMS syntax. */
 void gemm_params_format(const gemm_params *p, char *out, size_t len);
 

@@ -67,10 +67,7 @@ static clgm_status run_once(clgm_ctx *ctx, tune_shape *t)
             size_t nb = (size_t)s->K * s->N;
             float *h = malloc(nb * sizeof *h);
             if (!h) return clgm_fail(ctx, CLGM_ERR_OUT_OF_MEMORY, "host allocation failed");
-            for (int k = 0; k < s->K; k++)
-                for (int j = 0; j < s->N; j++)
-                    h[(size_t)(j / pw) * s->K * pw + (size_t)k * pw + j % pw] =
-                        t->hb[(size_t)k * s->N + j];
+            gemm_panels_host(t->hb, s->K, s->N, pw, h);
             if (!t->Bp) {
                 clgm_status st = clgm_buf_create(ctx, nb * sizeof(float), &t->Bp);
                 if (st != CLGM_OK) { free(h); return st; }
@@ -302,7 +299,7 @@ clgm_status gemm_tune_run(clgm_ctx *ctx, const gemm_shape *shapes, const int *co
         gemm_tune_candidate *c = &cands[*n];
         memset(c, 0, sizeof *c);
         c->params = k < 0 ? current : k < n_sets ? sets[k] : current;
-        /* the products timed here are plain; conv's panels are not tuned */
+        /* which columns conv writes panel-major (pan) is not tuned here */
         c->params.panel = current.panel;
         if (k == n_sets) {
             c->params.backend = GEMM_CLBLAST;
