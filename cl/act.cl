@@ -72,6 +72,17 @@ __kernel void bias_grad_cols(__global const float *dy, int dyoff,
     db[dboff + c] += acc;
 }
 
+// part[r] = sum of row r (HW floats) of dy viewed as (N*C, HW): the first
+// half of the bias gradient on CPUs (rp=1; bias_grad_cols on part is the
+// second), streaming dy in memory order (see bn_rows_stats in norm.cl).
+__kernel void row_sums(__global const float *dy, int dyoff, int rows, int HW,
+                       __global float *part)
+{
+    int r = get_global_id(0);
+    if (r >= rows) return;
+    part[r] = row_sum(dy + dyoff + (size_t)r * HW, HW);
+}
+
 // db[c] += sum over n, hw of dy (N,C,HW): one work-group per channel whose
 // work-items form an (lx, RED_WG/lx) grid over (8-float chunks of a row, n),
 // lx a power of two covering a row's chunks (host-chosen); each adds float8
@@ -92,8 +103,6 @@ void bias_grad_groups(__global const float *dy, int dyoff, __global float *db,
             else for (int t = row + j; t < row + HW; t++) a1 += p[t];
         }
     }
-    float4 b = a8.lo + a8.hi;
-    float2 d = b.lo + b.hi;
-    float sum = group_sum(buf, d.x + d.y + a1);
+    float sum = group_sum(buf, hsum8(a8) + a1);
     if (lid == 0) db[dboff + c] += sum;
 }

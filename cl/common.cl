@@ -37,6 +37,26 @@ float group_sum(__local float *buf, float v)
     return r;
 }
 
+// Fixed-order horizontal sum.
+float hsum8(float8 a)
+{
+    float4 b = a.lo + a.hi;
+    float2 d = b.lo + b.hi;
+    return d.x + d.y;
+}
+
+// p[0] + ... + p[n-1] in float8 chunks, then the scalar tail, in a fixed
+// order: one row of a row-partial reduction (norm.cl, act.cl).
+float row_sum(__global const float *p, int n)
+{
+    float8 a8 = 0.0f;
+    float a1 = 0.0f;
+    int j = 0;
+    for (; j + 8 <= n; j += 8) a8 += vload8(0, p + j);
+    for (; j < n; j++) a1 += p[j];
+    return hsum8(a8) + a1;
+}
+
 // partial[group] = sum of acc over the work-group (fixed order); the first
 // stage of the losses' two-stage sums (loss_finish in loss.cl adds them up).
 void group_partial(__local float *buf, float acc, __global float *partial)

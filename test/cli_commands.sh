@@ -182,9 +182,9 @@ err 1 "cannot open" info missing.safetensors --json
 # tune, kernel stage only (the GEMM stage has test_gemm_tune): a tiny run in
 # its own cache stores a profile with the kernels line; bad options refused.
 o=$(CLGM_CACHE_DIR=$work/tune-cache "$clgm" tune --tiny --only kernels) || fail "tune: $o"
-printf '%s\n' "$o" | grep -q "ew=256,rw=[0-9]* .* ms per step  (current)" || fail "tune: no current row: $o"
-printf '%s\n' "$o" | grep -q "^best: ew=[0-9]*,rw=[0-9]*" || fail "tune: no best line: $o"
-grep -q "^kernels: ew=[0-9]*,rw=[0-9]*$" "$work"/tune-cache/gemm-profile-*.txt \
+printf '%s\n' "$o" | grep -q "ew=256,rw=[0-9]*,rp=[01] .* ms per step  (current)" || fail "tune: no current row: $o"
+printf '%s\n' "$o" | grep -q "^best: ew=[0-9]*,rw=[0-9]*,rp=[01]" || fail "tune: no best line: $o"
+grep -q "^kernels: ew=[0-9]*,rw=[0-9]*,rp=[01]$" "$work"/tune-cache/gemm-profile-*.txt \
     || fail "tune: the stored profile has no kernels line"
 err 2 "gemm or kernels" tune --only everything
 e=$(CLGM_KERNEL_PARAMS=ew=100 "$clgm" sample $vae --n 4 --out k.png 2>&1 >/dev/null) \

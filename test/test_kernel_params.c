@@ -19,7 +19,7 @@
 
 static ops_kparams get(clgm_ctx *ctx)
 {
-    ops_kparams p = {0, 0};
+    ops_kparams p = {0, 0, 0};
     TU_OK(ctx, ops_kparams_get(ctx, &p));
     return p;
 }
@@ -64,12 +64,13 @@ int main(void)
     clgm_ctx *ctx = tu_open();
     gemm_profile_forget();
 
-    /* 1. Built-in choice: ew 256, rw 32 on a CPU and 256 elsewhere; the
-     * default reduction programs are the prebuilt ones (no extra build
-     * options). */
-    const int rw0 = ctx->info.type == CLGM_DEVICE_CPU ? 32 : 256;
+    /* 1. Built-in choice: ew 256, rw 32 and rp 1 on a CPU, 256 and 0
+     * elsewhere; the default reduction programs are the prebuilt ones (no
+     * extra build options). */
+    const int cpu = ctx->info.type == CLGM_DEVICE_CPU, rw0 = cpu ? 32 : 256;
     ops_kparams p = get(ctx);
-    TU_CHECK(p.ew == 256 && p.rw == rw0, "defaults ew=%d rw=%d", p.ew, p.rw);
+    TU_CHECK(p.ew == 256 && p.rw == rw0 && p.rp == cpu, "defaults ew=%d rw=%d rp=%d", p.ew,
+             p.rw, p.rp);
     char opt[32];
     TU_CHECK(ops_red_options(ctx, &p, opt, sizeof opt) == NULL, "no options for the default rw");
     ops_kparams q = {.ew = 64, .rw = 128};
@@ -80,8 +81,15 @@ int main(void)
      * looked it up, never a crash or a silent default). */
     setenv("CLGM_KERNEL_PARAMS", "ew=64,rw=32", 1);
     p = get(ctx);
-    TU_CHECK(p.ew == 64 && p.rw == 32, "override ew=%d rw=%d", p.ew, p.rw);
-    const char *bad[] = {"ew=100", "rw=2048", "ew=64,xx=3", "ew", "rw=8"};
+    TU_CHECK(p.ew == 64 && p.rw == 32 && p.rp == cpu, "override ew=%d rw=%d rp=%d", p.ew, p.rw,
+             p.rp);
+    setenv("CLGM_KERNEL_PARAMS", cpu ? "rp=0" : "rp=1", 1);
+    p = get(ctx);
+    TU_CHECK(p.rp == !cpu && p.rw == rw0, "override rp=%d rw=%d", p.rp, p.rw);
+    char fmt[32];
+    ops_kparams_format(&(ops_kparams){.ew = 64, .rw = 128, .rp = 1}, fmt, sizeof fmt);
+    TU_CHECK(!strcmp(fmt, "ew=64,rw=128,rp=1"), "format: %s", fmt);
+    const char *bad[] = {"ew=100", "rw=2048", "ew=64,xx=3", "ew", "rw=8", "rp=2", "rp=-1"};
     clgm_buf *b;
     TU_OK(ctx, clgm_buf_create(ctx, 64 * sizeof(float), &b));
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

@@ -354,17 +354,19 @@ int main(int argc, char **argv)
     check_reference(&seed);
     clgm_ctx *ctx = tu_open();
 
-    /* HW = 1: the column kernels; HW < 8, multiples of 8 and others: the
-     * float8 chunks with and without a scalar tail; HW or C (when HW = 1)
-     * above 256 with and without a divisor in [128, 256]: exact and partial
-     * elementwise work-groups along dimension 0. */
+    /* HW = 1: the column kernels (C a multiple of 8: eight channels per
+     * work-item where rp=1); HW < 8, multiples of 8 and others: the float8
+     * chunks with and without a scalar tail (per-channel groups, rp=0, or
+     * per-row items, rp=1); HW or C (when HW = 1) above 256 with and
+     * without a divisor in [128, 256]: exact and partial elementwise
+     * work-groups along dimension 0. */
     const int shapes_full[][3] = {{2, 3, 1},   {7, 3, 1},   {64, 257, 1}, {5, 4, 9},
                                   {3, 2, 49},  {1, 3, 50},  {16, 3, 169}, {64, 2, 784},
                                   {9, 64, 25}, {3, 5, 7},   {2, 3, 16},   {2, 2, 263},
-                                  {4, 300, 1}};
+                                  {4, 300, 1}, {6, 16, 1},  {64, 136, 1}};
     const int shapes_small[][3] = {{2, 3, 1}, {5, 4, 9}, {1, 2, 300}, {2, 2, 263},
-                                   {3, 257, 1}, {3, 2, 16}};
-    int ns = small ? 6 : 13;
+                                   {3, 257, 1}, {3, 2, 16}, {3, 8, 1}};
+    int ns = small ? 7 : 15;
     for (int s = 0; s < ns; s++) {
         const int *sh = small ? shapes_small[s] : shapes_full[s];
         check_bn(ctx, sh[0], sh[1], sh[2], &seed);

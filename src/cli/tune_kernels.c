@@ -142,7 +142,7 @@ static int add_candidate(clgm_ctx *ctx, candidate *cands, int n, ops_kparams p)
 {
     p = effective(ctx, p);
     for (int i = 0; i < n; i++)
-        if (cands[i].p.ew == p.ew && cands[i].p.rw == p.rw) return n;
+        if (cands[i].p.ew == p.ew && cands[i].p.rw == p.rw && cands[i].p.rp == p.rp) return n;
     if (n == MAX_CANDS) return n;
     memset(&cands[n], 0, sizeof cands[n]);
     cands[n].p = p;
@@ -153,8 +153,8 @@ static int add_candidate(clgm_ctx *ctx, candidate *cands, int n, ops_kparams p)
 static void report(FILE *log, const candidate *c, const char *tag)
 {
     if (!log) return;
-    if (c->ms >= 0) fprintf(log, "  %-14s %9.3f ms per step%s\n", c->name, c->ms, tag);
-    else fprintf(log, "  %-14s rejected: %s\n", c->name, c->why);
+    if (c->ms >= 0) fprintf(log, "  %-18s %9.3f ms per step%s\n", c->name, c->ms, tag);
+    else fprintf(log, "  %-18s rejected: %s\n", c->name, c->why);
     fflush(log);
 }
 
@@ -218,14 +218,20 @@ clgm_status tune_kernels(clgm_ctx *ctx, const char *presets, int batch, int tiny
     }
     if (st == CLGM_OK) {
         /* Coordinate search: the elementwise size first, then the reduction
-         * size with the best elementwise one. */
+         * size with the best elementwise one, then the other layout of the
+         * channel sums (rp). */
         static const int ew_try[] = {64, 128, 256, 512, 1024}, rw_try[] = {32, 64, 128, 256, 512};
         int best = 0;
-        for (int stage = 0; stage < 2; stage++) {
+        for (int stage = 0; stage < 3; stage++) {
             int first = n;
             if (tiny) {
                 if (stage == 1) break;
-                n = add_candidate(ctx, cands, n, (ops_kparams){.ew = 64, .rw = 64});
+                n = add_candidate(ctx, cands, n, (ops_kparams){.ew = 64, .rw = 64,
+                                                               .rp = !out->current.rp});
+            } else if (stage == 2) {
+                ops_kparams p = cands[best].p;
+                p.rp = !p.rp;
+                n = add_candidate(ctx, cands, n, p);
             } else {
                 for (int i = 0; i < 5; i++) {
                     ops_kparams p = cands[best].p;

@@ -112,6 +112,18 @@ clgm_status op_bias_grad(clgm_ctx *ctx, int N, int C, int HW, clgm_buf *dy,
         return clgm_launch(ctx, "act", r.o, "bias_grad_cols", 1, &g, &l, "bibiii", dy,
                            (int)dyoff, db, (int)dboff, N, C);
     }
+    if (r.rp) { /* row sums, then their columns as above */
+        size_t rows = (size_t)N * C, g = rows, l = 64, gc = (size_t)C;
+        clgm_buf *part;
+        CLGM_TRY(clgm_buf_create(ctx, rows * sizeof(float), &part));
+        clgm_status st = clgm_launch(ctx, "act", r.o, "row_sums", 1, &g, &l, "biiib", dy,
+                                     (int)dyoff, (int)rows, HW, part);
+        if (st == CLGM_OK)
+            st = clgm_launch(ctx, "act", r.o, "bias_grad_cols", 1, &gc, &l, "bibiii", part, 0,
+                             db, (int)dboff, N, C);
+        clgm_buf_release(ctx, part); /* in-order queue: reuse waits for the sum */
+        return st;
+    }
     size_t g = (size_t)C * rw, l = rw;
     return clgm_launch(ctx, "act", r.o, "bias_grad_groups", 1, &g, &l, "bibiiiii", dy,
                        (int)dyoff, db, (int)dboff, N, C, HW,

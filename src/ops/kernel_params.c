@@ -9,10 +9,13 @@
 #include "ops/kernel_params.h"
 
 /* Keep rw in sync with RED_WG's default in cl/common.cl (a CPU runs a
- * group's items in loops, once per barrier: small reduction groups pay). */
+ * group's items in loops, once per barrier: small reduction groups pay).
+ * rp: a CPU waits on memory when a work-group reads a channel's N runs of
+ * HW floats; GPUs coalesce those but not a work-item per row. */
 ops_kparams ops_kparams_default(const clgm_ctx *ctx)
 {
-    return (ops_kparams){.ew = 256, .rw = ctx->info.type == CLGM_DEVICE_CPU ? 32 : 256};
+    const int cpu = ctx->info.type == CLGM_DEVICE_CPU;
+    return (ops_kparams){.ew = 256, .rw = cpu ? 32 : 256, .rp = cpu};
 }
 
 clgm_status ops_kparams_parse(clgm_ctx *ctx, const char *what, const char *text,
@@ -26,14 +29,21 @@ clgm_status ops_kparams_parse(clgm_ctx *ctx, const char *what, const char *text,
         int v, n = 0;
         if (sscanf(tok, "%7[a-z]=%d%n", key, &v, &n) != 2 || tok[n] != 0)
             return ctx ? clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
-                                   "%s: cannot parse '%s' (expected ew=N,rw=N)", what, tok)
+                                   "%s: cannot parse '%s' (expected ew=N,rw=N,rp=0|1)", what, tok)
                        : CLGM_ERR_FORMAT;
-        int *field = !strcmp(key, "ew") ? &out->ew : !strcmp(key, "rw") ? &out->rw : NULL;
+        int *field = !strcmp(key, "ew") ? &out->ew : !strcmp(key, "rw") ? &out->rw
+                   : !strcmp(key, "rp") ? &out->rp : NULL;
         if (!field)
             return ctx ? clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
-                                   "%s: unknown key '%s' (known: ew rw)", what, key)
+                                   "%s: unknown key '%s' (known: ew rw rp)", what, key)
                        : CLGM_ERR_FORMAT;
-        if (v < 16 || v > 1024 || (v & (v - 1)))
+        if (field == &out->rp) {
+            if (v != 0 && v != 1)
+                return ctx ? clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                                       "%s: rp=%d must be 0 (a work-group per channel) or 1 "
+                                       "(row partials)", what, v)
+                           : CLGM_ERR_FORMAT;
+        } else if (v < 16 || v > 1024 || (v & (v - 1)))
             return ctx ? clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
                                    "%s: %s=%d must be a power of 2 from 16 to 1024", what, key, v)
                        : CLGM_ERR_FORMAT;
@@ -44,7 +54,7 @@ clgm_status ops_kparams_parse(clgm_ctx *ctx, const char *what, const char *text,
 
 void ops_kparams_format(const ops_kparams *p, char *out, size_t len)
 {
-    snprintf(out, len, "ew=%d,rw=%d", p->ew, p->rw);
+    snprintf(out, len, "ew=%d,rw=%d,rp=%d", p->ew, p->rw, p->rp);
 }
 
 clgm_status ops_kparams_get(clgm_ctx *ctx, ops_kparams *out)

@@ -6,7 +6,7 @@
  *
  * Looked up like the GEMM tiles (ops/gemm_tune.h): the `kernels:` line of
  * the device's tuned profile, else the defaults; then $CLGM_KERNEL_PARAMS on
- * top, e.g. CLGM_KERNEL_PARAMS="ew=128,rw=64". Both are clamped to what the
+ * top, e.g. CLGM_KERNEL_PARAMS="ew=128,rw=64,rp=0". Both are clamped to what the
  * device allows. */
 #ifndef CLGM_KERNEL_PARAMS_H
 #define CLGM_KERNEL_PARAMS_H
@@ -18,13 +18,15 @@
 typedef struct ops_kparams {
     int ew; /* elementwise work-group size: a power of 2, 16..1024 */
     int rw; /* reduction work-group size: a power of 2, 16..1024 */
+    int rp; /* per-channel sums of (N, C, HW) tensors as row partials and a
+             * merge (1), or one work-group per channel (0) */
 } ops_kparams;
 
-/* The built-in choice: ew 256; rw 32 on a CPU, 256 elsewhere. */
+/* The built-in choice: ew 256; rw 32 and rp 1 on a CPU, 256 and 0 elsewhere. */
 ops_kparams ops_kparams_default(const clgm_ctx *ctx);
 /* The parameters for ctx's device. Fails only on a malformed override. */
 clgm_status ops_kparams_get(clgm_ctx *ctx, ops_kparams *out);
-/* "ew=..,rw=.." over *out; ctx NULL: fails without a message. */
+/* "ew=..,rw=..,rp=.." over *out; ctx NULL: fails without a message. */
 clgm_status ops_kparams_parse(clgm_ctx *ctx, const char *what, const char *text,
                               ops_kparams *out);
 void ops_kparams_format(const ops_kparams *p, char *out, size_t len);

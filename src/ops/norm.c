@@ -1,6 +1,7 @@
 /* Launchers for the batch-normalization kernels in cl/norm.cl (see there for
  * the layouts). Statistics and backward sums: one work-group per channel, or
- * one work-item per channel when HW == 1; normalization and dx: one
+ * a work-item per (n, c) row and one per channel to merge them (kparam rp,
+ * CPUs), or one work-item per channel when HW == 1; normalization and dx: one
  * work-item per element on a (HW, C, N) or (C, N) range, so no integer
  * division. */
 #include <stdio.h>
@@ -92,11 +93,25 @@ clgm_status op_batchnorm_forward(clgm_ctx *ctx, int training, int N, int C, int 
     CLGM_TRY(ops_check_buf(ctx, "batchnorm_forward", "save_mean", save_mean, smoff, (size_t)C));
     CLGM_TRY(ops_check_buf(ctx, "batchnorm_forward", "save_invstd", save_invstd, sioff, (size_t)C));
     if (HW == 1) {
-        size_t g = (size_t)C, l = 64;
-        CLGM_TRY(clgm_launch(ctx, "norm", r.o, "bn_stats_cols", 1, &g, &l,
+        const int by8 = r.rp && C % 8 == 0; /* eight channels per work-item */
+        size_t g = by8 ? (size_t)C / 8 : (size_t)C, l = 64;
+        CLGM_TRY(clgm_launch(ctx, "norm", r.o, by8 ? "bn_stats_cols8" : "bn_stats_cols", 1, &g, &l,
                              "biiiffbibibibi", x, (int)xoff, N, C, (double)eps,
                              (double)momentum, save_mean, (int)smoff, save_invstd,
                              (int)sioff, run_mean, (int)rmoff, run_var, (int)rvoff));
+    } else if (r.rp) {
+        size_t rows = (size_t)N * C, g = rows, l = 64, gc = (size_t)C;
+        clgm_buf *part; /* (N*C, 2): each row's sum and centred sum of squares */
+        CLGM_TRY(clgm_buf_create(ctx, 2 * rows * sizeof(float), &part));
+        clgm_status st = clgm_launch(ctx, "norm", r.o, "bn_rows_stats", 1, &g, &l, "biiib", x,
+                                     (int)xoff, (int)rows, HW, part);
+        if (st == CLGM_OK)
+            st = clgm_launch(ctx, "norm", r.o, "bn_merge_stats", 1, &gc, &l, "biiiffbibibibi",
+                             part, N, C, HW, (double)eps, (double)momentum, save_mean,
+                             (int)smoff, save_invstd, (int)sioff, run_mean, (int)rmoff,
+                             run_var, (int)rvoff);
+        clgm_buf_release(ctx, part); /* in-order queue: reuse waits for the merge */
+        CLGM_TRY(st);
     } else {
         size_t g = (size_t)C * r.wg, l = r.wg;
         CLGM_TRY(clgm_launch(ctx, "norm", r.o, "bn_stats_groups", 1, &g, &l,
@@ -140,10 +155,25 @@ clgm_status op_batchnorm_backward(clgm_ctx *ctx, int N, int C, int HW, clgm_buf 
     CLGM_TRY(clgm_buf_create(ctx, 2 * (size_t)C * sizeof(float), &sums));
     clgm_status st;
     if (HW == 1) {
-        size_t g = (size_t)C, l = 64;
-        st = clgm_launch(ctx, "norm", r.o, "bn_sums_cols", 1, &g, &l, "bibiiibibibibib", x,
+        const int by8 = r.rp && C % 8 == 0; /* eight channels per work-item */
+        size_t g = by8 ? (size_t)C / 8 : (size_t)C, l = 64;
+        st = clgm_launch(ctx, "norm", r.o, by8 ? "bn_sums_cols8" : "bn_sums_cols", 1, &g, &l, "bibiiibibibibib", x,
                          (int)xoff, dy, (int)dyoff, N, C, save_mean, (int)smoff, save_invstd,
                          (int)sioff, dgamma, (int)dgoff, dbeta, (int)dboff, sums);
+    } else if (r.rp) {
+        size_t rows = (size_t)N * C, g = rows, l = 64, gc = (size_t)C;
+        clgm_buf *part; /* (N*C, 2): each row's sum dy and sum dy*(x - mean) */
+        st = clgm_buf_create(ctx, 2 * rows * sizeof(float), &part);
+        if (st == CLGM_OK) {
+            st = clgm_launch(ctx, "norm", r.o, "bn_rows_sums", 1, &g, &l, "bibiiiibib", x,
+                             (int)xoff, dy, (int)dyoff, (int)rows, C, HW, save_mean,
+                             (int)smoff, part);
+            if (st == CLGM_OK)
+                st = clgm_launch(ctx, "norm", r.o, "bn_merge_sums", 1, &gc, &l, "biibibibib",
+                                 part, N, C, save_invstd, (int)sioff, dgamma, (int)dgoff,
+                                 dbeta, (int)dboff, sums);
+            clgm_buf_release(ctx, part);
+        }
     } else {
         size_t g = (size_t)C * r.wg, l = r.wg;
         st = clgm_launch(ctx, "norm", r.o, "bn_sums_groups", 1, &g, &l,

@@ -37,6 +37,7 @@ static inline clgm_status ops_ew_local(clgm_ctx *ctx, size_t *l)
  * hold reductions (o: NULL or points into opt, so keep the struct in place). */
 typedef struct ops_red {
     size_t ew, wg;
+    int rp; /* channel sums as row partials + merge (ops/kernel_params.h) */
     char opt[32];
     const char *o;
 } ops_red;
@@ -47,6 +48,7 @@ static inline clgm_status ops_red_get(clgm_ctx *ctx, ops_red *r)
     CLGM_TRY(ops_kparams_get(ctx, &kp));
     r->ew = (size_t)kp.ew;
     r->wg = (size_t)kp.rw;
+    r->rp = kp.rp;
     r->o = ops_red_options(ctx, &kp, r->opt, sizeof r->opt);
     return CLGM_OK;
 }
