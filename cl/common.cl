@@ -37,6 +37,12 @@ float group_sum(__local float *buf, float v)
     return r;
 }
 
+// ReLU and leaky ReLU forward, shared by act.cl and BatchNorm's fused
+// variants (norm.cl) so both give the same bits: relu(-0) = -0 and NaN
+// passes through (fmax would hide it), as PyTorch.
+#define ACT_RELU(v) ((v) < 0.0f ? 0.0f : (v))
+#define ACT_LEAKY_RELU(v, slope) ((v) > 0.0f ? (v) : (slope) * (v))
+
 // Fixed-order horizontal sum.
 float hsum8(float8 a)
 {

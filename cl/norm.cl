@@ -194,27 +194,37 @@ __kernel void bn_stats_cols8(__global const float *x, int xoff, int N, int C, fl
         bn_store_stats(c8 + i, m[i], ss[i], N, eps, momentum, BN_STATS_PASS);
 }
 
-// Training: y = (x - mean[c]) * invstd[c] * gamma[c] + beta[c].
+// Training: y = act((x - mean[c]) * invstd[c] * gamma[c] + beta[c]), act
+// none, ReLU or leaky ReLU (slope): a BatchNorm and the activation after it
+// in one pass over memory instead of two.
 #define BN_APPLY_ARGS                                                          \
     __global const float *x, int xoff, int N, int C, int HW,                   \
     __global const float *mean, int moff, __global const float *invstd,        \
     int ioff, __global const float *gamma, int goff,                           \
-    __global const float *beta, int boff, __global float *y, int yoff
-#define BN_APPLY_BODY                                                          \
-    y[yoff + i] = (x[xoff + i] - mean[moff + c]) * (invstd[ioff + c] * gamma[goff + c]) \
-                  + beta[boff + c];
-ELEMWISE_KERNELS(bn_apply, BN_APPLY_ARGS, BN_APPLY_BODY)
+    __global const float *beta, int boff, __global float *y, int yoff,         \
+    float slope
+#define BN_APPLY_BODY(ACT)                                                     \
+    float v = (x[xoff + i] - mean[moff + c]) * (invstd[ioff + c] * gamma[goff + c]) \
+              + beta[boff + c];                                                \
+    y[yoff + i] = ACT;
+ELEMWISE_KERNELS(bn_apply, BN_APPLY_ARGS, BN_APPLY_BODY(v))
+ELEMWISE_KERNELS(bn_apply_relu, BN_APPLY_ARGS, BN_APPLY_BODY(ACT_RELU(v)))
+ELEMWISE_KERNELS(bn_apply_leaky_relu, BN_APPLY_ARGS, BN_APPLY_BODY(ACT_LEAKY_RELU(v, slope)))
 
 // Eval: the same with the running statistics.
 #define BN_EVAL_ARGS                                                           \
     __global const float *x, int xoff, int N, int C, int HW,                   \
     __global const float *run_mean, int rmoff, __global const float *run_var,  \
     int rvoff, float eps, __global const float *gamma, int goff,               \
-    __global const float *beta, int boff, __global float *y, int yoff
-#define BN_EVAL_BODY                                                           \
-    y[yoff + i] = (x[xoff + i] - run_mean[rmoff + c])                          \
-                  * (gamma[goff + c] / sqrt(run_var[rvoff + c] + eps)) + beta[boff + c];
-ELEMWISE_KERNELS(bn_eval, BN_EVAL_ARGS, BN_EVAL_BODY)
+    __global const float *beta, int boff, __global float *y, int yoff,         \
+    float slope
+#define BN_EVAL_BODY(ACT)                                                      \
+    float v = (x[xoff + i] - run_mean[rmoff + c])                              \
+              * (gamma[goff + c] / sqrt(run_var[rvoff + c] + eps)) + beta[boff + c]; \
+    y[yoff + i] = ACT;
+ELEMWISE_KERNELS(bn_eval, BN_EVAL_ARGS, BN_EVAL_BODY(v))
+ELEMWISE_KERNELS(bn_eval_relu, BN_EVAL_ARGS, BN_EVAL_BODY(ACT_RELU(v)))
+ELEMWISE_KERNELS(bn_eval_leaky_relu, BN_EVAL_ARGS, BN_EVAL_BODY(ACT_LEAKY_RELU(v, slope)))
 
 // Backward sums of a channel: sdy = sum dy, sdyx = sum dy*xhat. dbeta += sdy,
 // dgamma += sdyx; both are also kept in sums (C,2) for bn_dx.

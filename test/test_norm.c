@@ -210,7 +210,7 @@ static void check_bn(clgm_ctx *ctx, int N, int C, int HW, uint64_t *seed)
     for (int call = 0; call < 3; call++) {
         TU_OK(ctx, op_batchnorm_forward(ctx, 1, N, C, HW, (float)EPS, (float)MOMENTUM,
                                         bxs[call], XOFF, bp, G, bp, B, bp, RM, bp, RV, bp,
-                                        SM, bp, SI, by, XOFF));
+                                        SM, bp, SI, NULL, 0.0f, by, XOFF));
         double *xd = malloc(n * sizeof *xd);
         to_double(xs[call] + XOFF, xd, n);
         ref_forward(N, C, HW, xd, gam, bet, mean, var, want);
@@ -256,7 +256,7 @@ static void check_bn(clgm_ctx *ctx, int N, int C, int HW, uint64_t *seed)
      * checked above through call 2): atol 1e-5, rtol 1e-5 */
     TU_OK(ctx, op_batchnorm_forward(ctx, 0, N, C, HW, (float)EPS, (float)MOMENTUM, bx2,
                                     XOFF, bp, G, bp, B, bp, RM, bp, RV, NULL, 0, NULL, 0,
-                                    by, XOFF));
+                                    NULL, 0.0f, by, XOFF));
     down(ctx, by, got, nx);
     float *pafter = malloc(np * sizeof *pafter);
     down(ctx, bp, pafter, np);
@@ -345,6 +345,51 @@ static void check_bn(clgm_ctx *ctx, int N, int C, int HW, uint64_t *seed)
     free(acc); free(zeros); free(acc1);
 }
 
+/* BatchNorm with a fused ReLU / leaky ReLU: the same bits as BatchNorm then
+ * the activation, in training (from the same parameters and running
+ * statistics) and eval; other activations refused. */
+static void check_bn_act(clgm_ctx *ctx, int N, int C, int HW, uint64_t *seed)
+{
+    size_t n = (size_t)N * C * HW, np = 6 * (size_t)C;
+    const size_t G = 0, B = C, RM = 2 * C, RV = 3 * C, SM = 4 * C, SI = 5 * C;
+    float *prm = malloc(np * sizeof *prm), *x = malloc(n * sizeof *x);
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    float *pa = malloc(np * sizeof *pa), *pb = malloc(np * sizeof *pb);
+    tu_rand_fill(prm, np, -1, 1, seed);
+    tu_rand_fill(prm + RV, C, 0.5f, 1.5f, seed);
+    fill_x(x, N, C, HW, seed);
+    const op_act acts[] = {OP_ACT_RELU, OP_ACT_LEAKY_RELU};
+    for (int training = 0; training < 2; training++)
+        for (int k = 0; k < 2; k++) {
+            clgm_buf *bx = up(ctx, x, n), *p1 = up(ctx, prm, np), *p2 = up(ctx, prm, np);
+            clgm_buf *y1 = up(ctx, x, n), *y2 = up(ctx, x, n);
+            TU_OK(ctx, op_batchnorm_forward(ctx, training, N, C, HW, (float)EPS,
+                                                (float)MOMENTUM, bx, 0, p1, G, p1, B, p1, RM,
+                                                p1, RV, p1, SM, p1, SI, &acts[k], 0.2f, y1, 0));
+            TU_OK(ctx, op_batchnorm_forward(ctx, training, N, C, HW, (float)EPS,
+                                            (float)MOMENTUM, bx, 0, p2, G, p2, B, p2, RM, p2,
+                                            RV, p2, SM, p2, SI, NULL, 0.0f, y2, 0));
+            TU_OK(ctx, op_act_forward(ctx, acts[k], 0.2f, n, y2, 0, y2, 0));
+            down(ctx, y1, a, n);
+            down(ctx, y2, b, n);
+            down(ctx, p1, pa, np);
+            down(ctx, p2, pb, np);
+            TU_CHECK(memcmp(a, b, n * sizeof *a) == 0 && memcmp(pa, pb, np * sizeof *pa) == 0,
+                     "BN+%s (%d,%d,%d) %s: not the bits of BN then the activation",
+                     k ? "leaky_relu" : "relu", N, C, HW, training ? "training" : "eval");
+            clgm_buf_release(ctx, bx); clgm_buf_release(ctx, p1); clgm_buf_release(ctx, p2);
+            clgm_buf_release(ctx, y1); clgm_buf_release(ctx, y2);
+        }
+    clgm_buf *t = up(ctx, prm, np);
+    op_act tanh_act = OP_ACT_TANH;
+    TU_CHECK(op_batchnorm_forward(ctx, 1, 1, 2, 1, 1e-5f, 0.1f, t, 0, t, 0, t, 0, t, 0, t,
+                                      0, t, 0, t, 0, &tanh_act, 0.0f, t, 0) ==
+                 CLGM_ERR_INVALID_ARG,
+             "BN with a fused tanh refused");
+    clgm_buf_release(ctx, t);
+    free(prm); free(x); free(a); free(b); free(pa); free(pb);
+}
+
 int main(int argc, char **argv)
 {
     int small = argc > 1 && !strcmp(argv[1], "--small");
@@ -372,11 +417,15 @@ int main(int argc, char **argv)
         check_bn(ctx, sh[0], sh[1], sh[2], &seed);
     }
 
+    const int fused[][3] = {{4, 3, 1}, {3, 5, 7}, {2, 16, 1}, {2, 4, 49}};
+    for (int s = 0; s < (small ? 2 : 4); s++)
+        check_bn_act(ctx, fused[s][0], fused[s][1], fused[s][2], &seed);
+
     /* one value per channel cannot be normalized in training (PyTorch errors) */
     clgm_buf *t = NULL;
     TU_OK(ctx, clgm_buf_create(ctx, 64, &t));
     TU_CHECK(op_batchnorm_forward(ctx, 1, 1, 2, 1, 1e-5f, 0.1f, t, 0, t, 0, t, 0, t, 0, t, 0,
-                                  t, 0, t, 0, t, 0) == CLGM_ERR_SHAPE,
+                                  t, 0, t, 0, NULL, 0.0f, t, 0) == CLGM_ERR_SHAPE,
              "training with N*HW == 1 rejected");
     clgm_buf_release(ctx, t);
 

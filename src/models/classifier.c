@@ -51,6 +51,7 @@ static clgm_status find_feature_layer(clf_model *m, const char *spec)
         return clgm_fail(m->ctx, CLGM_ERR_SHAPE,
                          "classifier: the spec needs a linear output layer after at least one layer");
     m->feat_layer = last - 1;
+    nn_model_keep_output(m->net, m->feat_layer);
     /* Linear weights are [out, in]: the feature size is dim 1. */
     char name[48];
     snprintf(name, sizeof name, "net.%d.weight", last);

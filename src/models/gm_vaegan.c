@@ -89,6 +89,7 @@ clgm_status gm_vaegan_setup(gm_model *m, const cJSON *cfg)
                          "%s: feature reconstruction needs \"feature_layer\": a discriminator layer "
                          "0..%d whose output is compared (e.g. the last conv block's activation)",
                          m->name, m->D->n_layers - 2);
+    if (m->recon == GM_RECON_FEATURE) nn_model_keep_output(m->D, m->feature_layer);
     m->n_metrics = 6;
     const char *names[] = {"loss_d", "loss_g", "recon", "kl", "d_real", "d_fake"};
     memcpy(m->metric_names, names, sizeof names);

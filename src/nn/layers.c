@@ -97,10 +97,13 @@ clgm_status nn_layer_forward(nn_model *m, nn_layer *L, int N, clgm_buf *x, size_
             return clgm_fail(ctx, CLGM_ERR_SHAPE,
                              "layer %d (batchnorm): train mode needs more than one value per "
                              "channel (batch %d, %d per sample)", (int)(L - m->layers), N, HW);
-        NN_TRY(op_batchnorm_forward(ctx, m->last_training, N, C, HW, L->eps, L->momentum, x, xoff,
-                                    m->params, L->w, m->params, L->b, m->buffers, L->run_mean,
-                                    m->buffers, L->run_var, m->work, L->save_mean, m->work,
-                                    L->save_invstd, y, yoff));
+        op_act act = L->act_fused ? act_of(L[1].type) : OP_ACT_RELU;
+        NN_TRY(op_batchnorm_forward(ctx, m->last_training, N, C, HW, L->eps, L->momentum, x,
+                                    xoff, m->params, L->w, m->params, L->b, m->buffers,
+                                    L->run_mean, m->buffers, L->run_var, m->work,
+                                    L->save_mean, m->work, L->save_invstd,
+                                    L->act_fused ? &act : NULL, L->act_fused ? L[1].slope : 0.0f,
+                                    y, yoff));
         if (m->last_training) L->num_batches_tracked++;
         return CLGM_OK;
     }

@@ -12,6 +12,8 @@
 
 #define ALIGN 16 /* floats (64 bytes) between tensors in an allocation */
 
+static void plan_fusion(nn_model *m);
+
 static size_t take(size_t *total, size_t n)
 {
     size_t off = *total;
@@ -185,6 +187,7 @@ clgm_status nn_model_create(clgm_ctx *ctx, const char *spec_json, int max_batch,
                              "model: layer %d output at batch %d is too large", i, max_batch);
         }
     plan_layout(m);
+    plan_fusion(m);
     st = alloc(m, m->n_params, "parameters", &m->params);
     if (st == CLGM_OK) st = alloc(m, m->n_params, "gradients", &m->grads);
     if (st == CLGM_OK) st = alloc(m, m->n_buffers, "buffers", &m->buffers);
@@ -247,6 +250,16 @@ clgm_status nn_model_forward(nn_model *m, const nn_tensor *x, nn_tensor *y)
     size_t co = x->off;
     for (int i = 0; i < m->n_layers; i++) {
         nn_layer *L = &m->layers[i];
+        if (L->act_fused) { /* writes the activation's output; its own stays unwritten */
+            nn_layer *A = L + 1;
+            NN_TRY(nn_layer_forward(m, L, N, cb, co, m->acts, A->y));
+            m->outs[i] = sample_view(NULL, 0, N, L->out_ndim, L->out_shape);
+            cb = m->acts;
+            co = A->y;
+            i++;
+            m->outs[i] = sample_view(cb, co, N, A->out_ndim, A->out_shape);
+            continue;
+        }
         if (!nn_layer_is_view(L)) {
             NN_TRY(nn_layer_forward(m, L, N, cb, co, m->acts, L->y));
             cb = m->acts;
@@ -358,6 +371,26 @@ nn_tensor nn_model_output(const nn_model *m)
 nn_tensor nn_model_layer_output(const nn_model *m, int layer)
 {
     return m->outs[layer];
+}
+
+void nn_model_keep_output(nn_model *m, int layer)
+{
+    if (layer >= 0 && layer < m->n_layers) m->layers[layer].act_fused = 0;
+}
+
+/* BatchNorm then ReLU / leaky ReLU: one pass (op_batchnorm_forward with an act). The
+ * activation's backward reads its own output, and BatchNorm's reads its
+ * input, so nothing needs the BatchNorm's output but callers that ask for
+ * it (nn_model_keep_output). $CLGM_FUSE=0 keeps every output. */
+static void plan_fusion(nn_model *m)
+{
+    const char *env = getenv("CLGM_FUSE");
+    if (env && !strcmp(env, "0")) return;
+    for (int i = 0; i + 1 < m->n_layers; i++) {
+        nn_layer *L = &m->layers[i];
+        nn_layer_type next = L[1].type;
+        L->act_fused = L->type == NN_BATCHNORM && (next == NN_RELU || next == NN_LEAKYRELU);
+    }
 }
 
 nn_tensor nn_model_dout(const nn_model *m)

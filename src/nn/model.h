@@ -121,9 +121,13 @@ clgm_status nn_model_backward_from(nn_model *m, int layer, const nn_tensor *dy,
 /* One fill over the whole gradient allocation. */
 clgm_status nn_model_zero_grad(nn_model *m);
 
-/* Views for the batch of the last forward. */
+/* Views for the batch of the last forward. A BatchNorm followed by ReLU or
+ * leaky ReLU runs as one kernel that writes only the activation's output:
+ * the BatchNorm layer's view then has .buf NULL, unless nn_model_keep_output
+ * asked for it (before the forward). */
 nn_tensor nn_model_output(const nn_model *m);
 nn_tensor nn_model_layer_output(const nn_model *m, int layer);
+void nn_model_keep_output(nn_model *m, int layer);
 /* Scratch (N, output...) the caller may fill with dL/dy (N = last batch). */
 nn_tensor nn_model_dout(const nn_model *m);
 /* A view of named tensor idx (nn_model_find), or of its gradient; .buf is

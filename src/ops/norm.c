@@ -60,10 +60,20 @@ clgm_status op_batchnorm_forward(clgm_ctx *ctx, int training, int N, int C, int 
                                  size_t boff, clgm_buf *run_mean, size_t rmoff,
                                  clgm_buf *run_var, size_t rvoff, clgm_buf *save_mean,
                                  size_t smoff, clgm_buf *save_invstd, size_t sioff,
-                                 clgm_buf *y, size_t yoff)
+                                 const op_act *act, float slope, clgm_buf *y, size_t yoff)
 {
     size_t total = 0;
     CLGM_TRY(check_shape(ctx, "batchnorm_forward", N, C, HW, &total));
+    const char *suffix = "";
+    if (act && *act == OP_ACT_RELU) suffix = "_relu";
+    else if (act && *act == OP_ACT_LEAKY_RELU) suffix = "_leaky_relu";
+    else if (act)
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                         "batchnorm_forward: only ReLU and leaky ReLU fuse into it (got "
+                         "activation %d)", (int)*act);
+    char apply[32], eval[32];
+    snprintf(apply, sizeof apply, "bn_apply%s", suffix);
+    snprintf(eval, sizeof eval, "bn_eval%s", suffix);
     ops_red r;
     CLGM_TRY(ops_red_get(ctx, &r));
     if (!x || !y || !gamma || !beta || !run_mean || !run_var)
@@ -76,11 +86,11 @@ clgm_status op_batchnorm_forward(clgm_ctx *ctx, int training, int N, int C, int 
     CLGM_TRY(ops_check_buf(ctx, "batchnorm_forward", "running_mean", run_mean, rmoff, (size_t)C));
     CLGM_TRY(ops_check_buf(ctx, "batchnorm_forward", "running_var", run_var, rvoff, (size_t)C));
     if (!training) { /* normalize with the running statistics */
-        elem_map e = elem_map_make("bn_eval", N, C, HW, r.ew);
+        elem_map e = elem_map_make(eval, N, C, HW, r.ew);
         return clgm_launch(ctx, "norm", r.o, e.kernel, e.dims, e.global, e.local,
-                           "biiiibibifbibibi", x, (int)xoff, N, C, HW, run_mean, (int)rmoff,
+                           "biiiibibifbibibif", x, (int)xoff, N, C, HW, run_mean, (int)rmoff,
                            run_var, (int)rvoff, (double)eps, gamma, (int)goff, beta,
-                           (int)boff, y, (int)yoff);
+                           (int)boff, y, (int)yoff, (double)slope);
     }
 
     if ((size_t)N * (size_t)HW < 2)
@@ -120,11 +130,11 @@ clgm_status op_batchnorm_forward(clgm_ctx *ctx, int training, int N, int C, int 
                              save_invstd, (int)sioff, run_mean, (int)rmoff, run_var,
                              (int)rvoff));
     }
-    elem_map e = elem_map_make("bn_apply", N, C, HW, r.ew);
+    elem_map e = elem_map_make(apply, N, C, HW, r.ew);
     return clgm_launch(ctx, "norm", r.o, e.kernel, e.dims, e.global, e.local,
-                       "biiiibibibibibi", x, (int)xoff, N, C, HW, save_mean, (int)smoff,
+                       "biiiibibibibibif", x, (int)xoff, N, C, HW, save_mean, (int)smoff,
                        save_invstd, (int)sioff, gamma, (int)goff, beta, (int)boff, y,
-                       (int)yoff);
+                       (int)yoff, (double)slope);
 }
 
 clgm_status op_batchnorm_backward(clgm_ctx *ctx, int N, int C, int HW, clgm_buf *x,

@@ -156,14 +156,16 @@ clgm_status op_bias_grad(clgm_ctx *ctx, int N, int C, int HW, clgm_buf *dy,
 /* BatchNorm over (N) or (N,H,W) per channel; x (N,C,HW). Training: batch mean
  * and biased variance normalize; running_mean/var updated with momentum
  * (running_var with the unbiased variance, as PyTorch); save_mean and
- * save_invstd (C each) kept for the backward. Eval: running statistics. */
+ * save_invstd (C each) kept for the backward. Eval: running statistics.
+ * Then, in the same pass, act (NULL: none; OP_ACT_RELU or OP_ACT_LEAKY_RELU
+ * with slope): the same bits as op_act_forward on the result. */
 clgm_status op_batchnorm_forward(clgm_ctx *ctx, int training, int N, int C, int HW,
                                  float eps, float momentum, clgm_buf *x, size_t xoff,
                                  clgm_buf *gamma, size_t goff, clgm_buf *beta,
                                  size_t boff, clgm_buf *run_mean, size_t rmoff,
                                  clgm_buf *run_var, size_t rvoff, clgm_buf *save_mean,
                                  size_t smoff, clgm_buf *save_invstd, size_t sioff,
-                                 clgm_buf *y, size_t yoff);
+                                 const op_act *act, float slope, clgm_buf *y, size_t yoff);
 /* Training-mode backward: dx overwritten, dgamma and dbeta accumulated. */
 clgm_status op_batchnorm_backward(clgm_ctx *ctx, int N, int C, int HW, clgm_buf *x,
                                   size_t xoff, clgm_buf *gamma, size_t goff,
