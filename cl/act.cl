@@ -8,15 +8,7 @@
 #define RED_WG 256
 #endif
 
-// Runs the statements with k < n known for whole work-groups along dim 0,
-// and checked per work-item only in the last, partial one: a per-item check
-// in every group makes PoCL 3.1 give up vectorizing (ReLU 2.3x slower).
-#define GUARD0(k, n, ...)                                                      \
-    if ((get_group_id(0) + 1) * get_local_size(0) <= (size_t)(n)) {            \
-        __VA_ARGS__                                                            \
-    } else if ((k) < (n)) {                                                    \
-        __VA_ARGS__                                                            \
-    }
+// GUARD0 (bounds checks only in the last work-group) is in common.cl.
 
 #define ACT_KERNELS(NAME, FWD, BWD)                                            \
 __kernel void NAME##_forward(__global const float *x, int xoff,               \

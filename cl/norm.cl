@@ -25,15 +25,6 @@
 #define RED_WG 256
 #endif
 
-// Runs the statements with k < n known for whole work-groups along dim 0,
-// and checked per work-item only in the last, partial one.
-#define GUARD0(k, n, ...)                                                      \
-    if ((get_group_id(0) + 1) * get_local_size(0) <= (size_t)(n)) {            \
-        __VA_ARGS__                                                            \
-    } else if ((k) < (n)) {                                                    \
-        __VA_ARGS__                                                            \
-    }
-
 // The two layouts of an elementwise kernel; ARGS must declare N, C and HW,
 // BODY sees the element index i and the channel c.
 #define ELEMWISE_KERNELS(NAME, ARGS, BODY)                                     \

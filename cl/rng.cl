@@ -132,5 +132,5 @@ __kernel void mul(__global const float *a, int aoff, __global const float *b,
                   int boff, __global float *y, int yoff, int n)
 {
     int i = get_global_id(0);
-    if (i < n) y[yoff + i] = a[aoff + i] * b[boff + i];
+    GUARD0(i, n, y[yoff + i] = a[aoff + i] * b[boff + i];)
 }
