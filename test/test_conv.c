@@ -408,6 +408,17 @@ static void run_case(clgm_ctx *ctx, op_conv_shape s, int transposed, int probes)
     float *got_dw2 = calloc(nw, sizeof *got_dw2);
     dten_get(ctx, &bdw, got_dw2, what);
     TU_CHECK(memcmp(got_dw, got_dw2, nw * sizeof(float)) == 0, "%s: dw changed", what);
+
+    /* dw_overwrite: dw = the gradient alone, whatever dw held (NaN here) */
+    op_conv_shape so = s;
+    so.dw_overwrite = 1;
+    dten_set(ctx, &bdw, NULL, NAN);
+    fill_work(ctx, work, nwork);
+    TU_OK(ctx, bwd(ctx, &so, bx.b, GUARD, bw.b, GUARD, bg.b, GUARD, NULL, 0, bdw.b, GUARD,
+                   work));
+    snprintf(what, sizeof what, "%s backward dw overwritten", name);
+    dten_get(ctx, &bdw, got_dw2, what);
+    close_mag(what, got_dw2, dw, dwmag, nw, REL, ABS);
     free(got_dw2);
 
     /* call 4 (conv only): forward, then the backward that reuses the
@@ -464,7 +475,7 @@ static void run_case(clgm_ctx *ctx, op_conv_shape s, int transposed, int probes)
 static void check_adjoint(op_conv_shape t)
 {
     TU_CHECK(op_conv_out_shape(NULL, &t, 1) == CLGM_OK, "adjoint: transposed shape");
-    op_conv_shape c = {t.N, t.OC, t.OH, t.OW, t.C, 0, 0, t.KH, t.KW, t.stride, t.pad, 0};
+    op_conv_shape c = {t.N, t.OC, t.OH, t.OW, t.C, 0, 0, t.KH, t.KW, t.stride, t.pad, 0, 0};
     TU_CHECK(op_conv_out_shape(NULL, &c, 0) == CLGM_OK, "adjoint: conv shape");
     TU_CHECK(c.OH == t.H && c.OW == t.W, "adjoint: conv of the convT output is %dx%d, want %dx%d",
              c.OH, c.OW, t.H, t.W);
@@ -518,38 +529,38 @@ static op_conv_shape random_shape(int i, int transposed, int small)
 static void check_shapes(clgm_ctx *ctx)
 {
     /* DCGAN: 28 -> 14 -> 7 with k4 s2 p1, back with transposed convs */
-    op_conv_shape a = {2, 1, 28, 28, 8, 0, 0, 4, 4, 2, 1, 0};
+    op_conv_shape a = {2, 1, 28, 28, 8, 0, 0, 4, 4, 2, 1, 0, 0};
     TU_OK(ctx, op_conv_out_shape(ctx, &a, 0));
     TU_CHECK(a.OH == 14 && a.OW == 14, "conv 28 k4 s2 p1 gives %dx%d, want 14", a.OH, a.OW);
-    op_conv_shape b = {2, 8, 14, 14, 16, 0, 0, 4, 4, 2, 1, 0};
+    op_conv_shape b = {2, 8, 14, 14, 16, 0, 0, 4, 4, 2, 1, 0, 0};
     TU_OK(ctx, op_conv_out_shape(ctx, &b, 0));
     TU_CHECK(b.OH == 7 && b.OW == 7, "conv 14 k4 s2 p1 gives %dx%d, want 7", b.OH, b.OW);
-    op_conv_shape c = {2, 16, 7, 7, 8, 0, 0, 4, 4, 2, 1, 0};
+    op_conv_shape c = {2, 16, 7, 7, 8, 0, 0, 4, 4, 2, 1, 0, 0};
     TU_OK(ctx, op_conv_out_shape(ctx, &c, 1));
     TU_CHECK(c.OH == 14 && c.OW == 14, "convT 7 k4 s2 p1 gives %dx%d, want 14", c.OH, c.OW);
-    op_conv_shape d = {2, 8, 14, 14, 1, 0, 0, 4, 4, 2, 1, 0};
+    op_conv_shape d = {2, 8, 14, 14, 1, 0, 0, 4, 4, 2, 1, 0, 0};
     TU_OK(ctx, op_conv_out_shape(ctx, &d, 1));
     TU_CHECK(d.OH == 28 && d.OW == 28, "convT 14 k4 s2 p1 gives %dx%d, want 28", d.OH, d.OW);
-    op_conv_shape e = {2, 16, 7, 7, 8, 0, 0, 3, 3, 2, 1, 1};
+    op_conv_shape e = {2, 16, 7, 7, 8, 0, 0, 3, 3, 2, 1, 1, 0};
     TU_OK(ctx, op_conv_out_shape(ctx, &e, 1));
     TU_CHECK(e.OH == 14 && e.OW == 14, "convT 7 k3 s2 p1 op1 gives %dx%d, want 14", e.OH, e.OW);
     /* DCGAN generator's first layer: 1x1 latent -> 4x4 with k4 s1 p0 */
-    op_conv_shape f = {2, 5, 1, 1, 3, 0, 0, 4, 4, 1, 0, 0};
+    op_conv_shape f = {2, 5, 1, 1, 3, 0, 0, 4, 4, 1, 0, 0, 0};
     TU_OK(ctx, op_conv_out_shape(ctx, &f, 1));
     TU_CHECK(f.OH == 4 && f.OW == 4, "convT 1 k4 s1 p0 gives %dx%d, want 4", f.OH, f.OW);
 
-    op_conv_shape bad = {1, 1, 3, 3, 1, 0, 0, 5, 5, 1, 0, 0};
+    op_conv_shape bad = {1, 1, 3, 3, 1, 0, 0, 5, 5, 1, 0, 0, 0};
     TU_CHECK(op_conv_out_shape(ctx, &bad, 0) == CLGM_ERR_SHAPE && clgm_last_error(ctx)[0],
              "kernel larger than the input is a shape error");
-    bad = (op_conv_shape){1, 1, 3, 3, 1, 0, 0, 3, 3, 2, 1, 2};
+    bad = (op_conv_shape){1, 1, 3, 3, 1, 0, 0, 3, 3, 2, 1, 2, 0};
     TU_CHECK(op_conv_out_shape(ctx, &bad, 1) == CLGM_ERR_SHAPE, "out_pad >= stride is a shape error");
-    bad = (op_conv_shape){1, 1, 3, 3, 1, 0, 0, 3, 3, 0, 1, 0};
+    bad = (op_conv_shape){1, 1, 3, 3, 1, 0, 0, 3, 3, 0, 1, 0, 0};
     TU_CHECK(op_conv_out_shape(ctx, &bad, 0) == CLGM_ERR_SHAPE, "stride 0 is a shape error");
-    bad = (op_conv_shape){1, 1, 3, 3, 1, 0, 0, 3, 3, 1, 1, 1};
+    bad = (op_conv_shape){1, 1, 3, 3, 1, 0, 0, 3, 3, 1, 1, 1, 0};
     TU_CHECK(op_conv_out_shape(ctx, &bad, 0) == CLGM_ERR_SHAPE, "out_pad on a conv is a shape error");
 
     /* a stale OH and a short workspace are refused before anything runs */
-    op_conv_shape s = {1, 2, 5, 5, 3, 0, 0, 3, 3, 1, 1, 0};
+    op_conv_shape s = {1, 2, 5, 5, 3, 0, 0, 3, 3, 1, 1, 0, 0};
     TU_OK(ctx, op_conv_out_shape(ctx, &s, 0));
     clgm_buf *x, *w, *y, *work;
     TU_OK(ctx, clgm_buf_create(ctx, 64 * sizeof(float), &x));
@@ -587,19 +598,19 @@ int main(int argc, char **argv)
     static const struct { op_conv_shape s; int t, probes, full_only; } fixed[] = {
         /* N*OH*OW = 32: whole panels when CLGM_GEMM_PARAMS=pan=1
          * (panel_test_conv, oclgrind_panel_conv), conv and transposed */
-        {{2, 2, 8, 8, 3, 0, 0, 4, 4, 2, 1, 0}, 0, 2, 0},
-        {{2, 3, 4, 4, 2, 0, 0, 4, 4, 2, 1, 0}, 1, 2, 0},
+        {{2, 2, 8, 8, 3, 0, 0, 4, 4, 2, 1, 0, 0}, 0, 2, 0},
+        {{2, 3, 4, 4, 2, 0, 0, 4, 4, 2, 1, 0, 0}, 1, 2, 0},
         /* wide channel counts with k3, and a transposed k2 */
-        {{1, 32, 4, 4, 3, 0, 0, 3, 3, 1, 1, 0}, 0, 2, 0},
-        {{2, 3, 3, 3, 8, 0, 0, 2, 2, 2, 0, 0}, 1, 2, 0},
+        {{1, 32, 4, 4, 3, 0, 0, 3, 3, 1, 1, 0, 0}, 0, 2, 0},
+        {{2, 3, 3, 3, 8, 0, 0, 2, 2, 2, 0, 0, 0}, 1, 2, 0},
         /* channel counts past any tile size, odd spatial sizes */
-        {{2, 17, 15, 13, 33, 0, 0, 3, 3, 1, 1, 0}, 0, 2, 1},
-        {{3, 19, 11, 15, 35, 0, 0, 5, 5, 2, 2, 0}, 0, 0, 1},
-        {{2, 33, 7, 9, 17, 0, 0, 4, 4, 2, 1, 1}, 1, 2, 1},
+        {{2, 17, 15, 13, 33, 0, 0, 3, 3, 1, 1, 0, 0}, 0, 2, 1},
+        {{3, 19, 11, 15, 35, 0, 0, 5, 5, 2, 2, 0, 0}, 0, 0, 1},
+        {{2, 33, 7, 9, 17, 0, 0, 4, 4, 2, 1, 1, 0}, 1, 2, 1},
         /* N*OH*OW = 256 and 64: whole panels of 32 or 64 columns when
          * CLGM_GEMM_PARAMS=pan=1 (panel_test_conv) */
-        {{4, 3, 16, 16, 5, 0, 0, 4, 4, 2, 1, 0}, 0, 2, 1},
-        {{4, 6, 4, 4, 3, 0, 0, 4, 4, 2, 1, 0}, 1, 2, 1},
+        {{4, 3, 16, 16, 5, 0, 0, 4, 4, 2, 1, 0, 0}, 0, 2, 1},
+        {{4, 6, 4, 4, 3, 0, 0, 4, 4, 2, 1, 0, 0}, 1, 2, 1},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
         if (small && fixed[i].full_only) continue;
@@ -609,14 +620,14 @@ int main(int argc, char **argv)
     /* DCGAN stack: 28 -> 14 -> 7 -> 14 -> 28, and 7 -> 14 with out_pad 1 */
     int c1 = small ? 2 : 8, c2 = small ? 3 : 16, n = small ? 1 : 2;
     op_conv_shape dc[] = {
-        {n, 1, 28, 28, c1, 0, 0, 4, 4, 2, 1, 0},
-        {n, c1, 14, 14, c2, 0, 0, 4, 4, 2, 1, 0},
+        {n, 1, 28, 28, c1, 0, 0, 4, 4, 2, 1, 0, 0},
+        {n, c1, 14, 14, c2, 0, 0, 4, 4, 2, 1, 0, 0},
     };
     op_conv_shape dct[] = {
-        {n, c2, 7, 7, c1, 0, 0, 4, 4, 2, 1, 0},
-        {n, c1, 14, 14, 1, 0, 0, 4, 4, 2, 1, 0},
-        {n, c2, 7, 7, c1, 0, 0, 3, 3, 2, 1, 1},
-        {n, 5, 1, 1, 3, 0, 0, 4, 4, 1, 0, 0},
+        {n, c2, 7, 7, c1, 0, 0, 4, 4, 2, 1, 0, 0},
+        {n, c1, 14, 14, 1, 0, 0, 4, 4, 2, 1, 0, 0},
+        {n, c2, 7, 7, c1, 0, 0, 3, 3, 2, 1, 1, 0},
+        {n, 5, 1, 1, 3, 0, 0, 4, 4, 1, 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof dc / sizeof *dc; i++) run_case(ctx, dc[i], 0, 1);
     for (size_t i = 0; i < sizeof dct / sizeof *dct; i++) {

@@ -688,6 +688,130 @@ static void test_safetensors(void)
     rmdir(dir);
 }
 
+/* ------------------------------------------------- lazily zeroed gradients */
+
+/* All parameter gradients of m, in named order, into a malloc'd array. */
+static float *all_grads(nn_model *m, size_t *n)
+{
+    size_t tot = 0;
+    for (int i = 0; i < m->n_named; i++)
+        if (m->named[i].store == NN_STORE_PARAM) tot += m->named[i].n;
+    float *g = malloc(tot * sizeof *g), *p = g;
+    for (int i = 0; i < m->n_named; i++)
+        if (m->named[i].store == NN_STORE_PARAM) {
+            TU_OK(ctx, nn_model_get_grad(m, i, p));
+            p += m->named[i].n;
+        }
+    *n = tot;
+    return g;
+}
+
+/* nn_model_zero_grad leaves the weights' gradients to the next backward
+ * through every weight layer, which writes them: the same gradients as
+ * zeroing first, whatever backward, optimizer step or read comes next. */
+static void test_lazy_zero(void)
+{
+    const char *spec = "{\"input\":[2,5,5],\"layers\":["
+                       "{\"type\":\"conv2d\",\"out\":3,\"kernel\":3},"
+                       "{\"type\":\"relu\"},{\"type\":\"flatten\"},"
+                       "{\"type\":\"linear\",\"out\":4},{\"type\":\"batchnorm\"},"
+                       "{\"type\":\"leakyrelu\",\"slope\":0.2},"
+                       "{\"type\":\"linear\",\"out\":2}]}";
+    nn_model *m = NULL;
+    TU_OK(ctx, nn_model_create(ctx, spec, 3, 5, &m));
+    if (!m) return;
+    TU_OK(ctx, nn_model_init(m, NN_INIT_DEFAULT));
+    TU_CHECK(m->n_dense > 0 || getenv("CLGM_FUSE"), "weights' gradients zeroed lazily");
+    size_t nx = 3 * m->in_numel, ng = 0;
+    float *xh = malloc(nx * sizeof *xh);
+    uint64_t seed = 9;
+    tu_rand_fill(xh, nx, -1, 1, &seed);
+    clgm_buf *bx = NULL, *bdx = NULL;
+    TU_OK(ctx, clgm_buf_create(ctx, nx * sizeof(float), &bx));
+    TU_OK(ctx, clgm_buf_create(ctx, nx * sizeof(float), &bdx));
+    TU_OK(ctx, clgm_buf_write(ctx, bx, 0, nx * sizeof(float), xh));
+    nn_tensor x = nn_view2(bx, 0, 3, (int)m->in_numel), dx = nn_view2(bdx, 0, 3, (int)m->in_numel);
+    nn_tensor y, dy;
+#define PASS(BWD)                                                                           \
+    do {                                                                                    \
+        TU_OK(ctx, nn_model_forward(m, &x, &y));                                            \
+        dy = nn_model_dout(m);                                                              \
+        TU_OK(ctx, op_fill(ctx, dy.buf, dy.off, nn_numel(&dy), 0.5f));                      \
+        TU_OK(ctx, BWD);                                                                    \
+    } while (0)
+
+    /* reference: grads filled with zeros, one backward (accumulating) */
+    TU_OK(ctx, op_fill(ctx, m->grads, 0, m->n_params, 0.0f));
+    m->grad_zero_pending = 0;
+    PASS(nn_model_backward(m, &dy, NULL));
+    float *g1 = all_grads(m, &ng), *g;
+    int nz = 0;
+    for (size_t i = 0; i < ng; i++) nz += g1[i] != 0.0f;
+    TU_CHECK(nz > (int)ng / 2, "reference gradients are mostly nonzero (%d of %zu)", nz, ng);
+
+    /* stale gradients, zero_grad, backward: written, not added to */
+    PASS(nn_model_backward(m, &dy, NULL));
+    TU_OK(ctx, nn_model_zero_grad(m));
+    g = all_grads(m, &ng);
+    int zero = 1;
+    for (size_t i = 0; i < ng; i++) zero &= g[i] == 0.0f;
+    TU_CHECK(zero, "after zero_grad every gradient reads as zero");
+    free(g);
+    PASS(nn_model_backward(m, &dy, &dx));
+    g = all_grads(m, &ng);
+    TU_CHECK(memcmp(g, g1, ng * sizeof *g) == 0, "zero_grad + backward: the reference bits");
+    free(g);
+    /* a second backward adds */
+    PASS(nn_model_backward(m, &dy, NULL));
+    g = all_grads(m, &ng);
+    int twice = 1;
+    for (size_t i = 0; i < ng; i++) twice &= g[i] == 2 * g1[i];
+    TU_CHECK(twice, "a second backward accumulates onto the written gradients");
+    free(g);
+
+    /* an input-only backward leaves them due; a backward from a middle layer
+     * (not through the last linear) zeroes them first */
+    TU_OK(ctx, nn_model_zero_grad(m));
+    PASS(nn_model_backward_input(m, &dy, &dx));
+    TU_CHECK(m->grad_zero_pending || !m->n_dense, "input-only backward leaves the zeroing due");
+    TU_OK(ctx, nn_model_forward(m, &x, &y));
+    clgm_buf *bmid = NULL;
+    TU_OK(ctx, clgm_buf_create(ctx, 3 * m->layers[3].out_numel * sizeof(float), &bmid));
+    nn_tensor dmid = nn_view2(bmid, 0, 3, (int)m->layers[3].out_numel);
+    TU_OK(ctx, op_fill(ctx, dmid.buf, dmid.off, nn_numel(&dmid), 0.25f));
+    TU_OK(ctx, nn_model_backward_from(m, 3, &dmid, NULL));
+    clgm_buf_release(ctx, bmid);
+    TU_CHECK(!m->grad_zero_pending, "a partial backward settles the zeroing");
+    int last_w = nn_model_find(m, "net.6.weight");
+    float w6[8];
+    TU_OK(ctx, nn_model_get_grad(m, last_w, w6));
+    zero = 1;
+    for (int i = 0; i < 8; i++) zero &= w6[i] == 0.0f;
+    TU_CHECK(zero, "backward from layer 3 leaves net.6.weight's gradient zero");
+
+    /* zero_grad then an optimizer step with no backward: zero gradients (plain
+     * SGD without weight decay leaves the parameters as they are) */
+    nn_opt_cfg cfg = nn_opt_defaults(NN_OPT_SGD);
+    cfg.momentum = 0;
+    cfg.weight_decay = 0;
+    nn_optim *o = NULL;
+    TU_OK(ctx, nn_optim_create(m, &cfg, &o));
+    PASS(nn_model_backward(m, &dy, NULL));
+    TU_OK(ctx, nn_model_zero_grad(m));
+    float *p0 = malloc(m->n_params * sizeof *p0), *p1 = malloc(m->n_params * sizeof *p1);
+    TU_OK(ctx, clgm_buf_read(ctx, m->params, 0, m->n_params * sizeof(float), p0));
+    TU_OK(ctx, nn_optim_step(o));
+    TU_OK(ctx, clgm_buf_read(ctx, m->params, 0, m->n_params * sizeof(float), p1));
+    TU_CHECK(memcmp(p0, p1, m->n_params * sizeof *p0) == 0,
+             "an optimizer step right after zero_grad sees zero gradients");
+#undef PASS
+    nn_optim_destroy(o);
+    free(p0); free(p1); free(g1); free(xh);
+    clgm_buf_release(ctx, bx);
+    clgm_buf_release(ctx, bdx);
+    nn_model_destroy(m);
+}
+
 int main(void)
 {
     ctx = tu_open();
@@ -696,6 +820,7 @@ int main(void)
     test_safetensors();
     test_eval_batches();
     test_gradients();
+    test_lazy_zero();
     clgm_ctx_destroy(ctx);
     return tu_finish("test_nn_layers");
 }

@@ -171,9 +171,9 @@ clgm_status nn_layer_backward(nn_model *m, nn_layer *L, int N, clgm_buf *x, size
         int F = L->in_shape[0], O = L->out;
         if (want_params) {
             NN_TRY(weight_grad_target(m, L, &gb, &go));
-            /* dW (O,F) += dy^T (O,N) x (N,F) */
-            NN_TRY(op_gemm(ctx, OP_T, OP_N, O, F, N, 1.0f, dy, dyoff, O, x, xoff, F, 1.0f, gb,
-                           go, F));
+            /* dW (O,F) += dy^T (O,N) x (N,F); = when the model's zeroing is due */
+            NN_TRY(op_gemm(ctx, OP_T, OP_N, O, F, N, 1.0f, dy, dyoff, O, x, xoff, F,
+                           m->dw_overwrite ? 0.0f : 1.0f, gb, go, F));
             NN_TRY(weight_grad_finish(m, L));
             if (L->bias) NN_TRY(op_bias_grad(ctx, N, O, 1, dy, dyoff, m->grads, L->b));
         }
@@ -185,6 +185,7 @@ clgm_status nn_layer_backward(nn_model *m, nn_layer *L, int N, clgm_buf *x, size
     case NN_CONV2D:
     case NN_CONVT2D: {
         op_conv_shape s = nn_layer_conv_shape(L, N);
+        s.dw_overwrite = m->dw_overwrite;
         gb = NULL;
         go = 0;
         if (want_params) NN_TRY(weight_grad_target(m, L, &gb, &go));

@@ -13,6 +13,8 @@
 #define ALIGN 16 /* floats (64 bytes) between tensors in an allocation */
 
 static void plan_fusion(nn_model *m);
+static clgm_status backward_layers(nn_model *m, int last, const nn_tensor *dy,
+                                   const nn_tensor *dx);
 
 static size_t take(size_t *total, size_t n)
 {
@@ -44,32 +46,44 @@ static void plan_layout(nn_model *m)
     size_t mb = (size_t)m->max_batch;
     m->first_param_layer = -1;
     m->convws_cols_of = -1;
+    m->last_weight_layer = -1;
+    /* The GEMM weights first, so their gradients are one range (n_dense). */
+    int has_sn = 0;
     for (int i = 0; i < m->n_layers; i++) {
         nn_layer *L = &m->layers[i];
-        L->w = L->b = L->run_mean = L->run_var = L->sn_u = L->sn_v = NN_NONE;
+        int C = L->in_shape[0], O = L->out_shape[0], k = L->kernel;
+        has_sn |= L->spectral_norm;
+        if (L->type == NN_LINEAR) L->w_n = (size_t)O * (size_t)C;
+        else if (L->type == NN_CONV2D || L->type == NN_CONVT2D)
+            L->w_n = (size_t)O * (size_t)C * (size_t)(k * k);
+        else continue;
+        L->w = take(&P, L->w_n);
+        m->last_weight_layer = i;
+    }
+    m->n_dense = has_sn ? 0 : P;
+    for (int i = 0; i < m->n_layers; i++) {
+        nn_layer *L = &m->layers[i];
+        const int has_w = L->type == NN_LINEAR || L->type == NN_CONV2D || L->type == NN_CONVT2D;
+        if (!has_w) L->w = NN_NONE;
+        L->b = L->run_mean = L->run_var = L->sn_u = L->sn_v = NN_NONE;
         L->save_mean = L->save_invstd = L->mask = L->argmax = NN_NONE;
         L->w_sn = L->dw_sn = L->sigma = L->y = NN_NONE;
-        L->w_n = L->b_n = 0;
+        if (!has_w) L->w_n = 0;
+        L->b_n = 0;
         int C = L->in_shape[0], O = L->out_shape[0], k = L->kernel;
         const char *wname = L->spectral_norm ? "weight_orig" : "weight";
         switch (L->type) {
         case NN_LINEAR:
-            L->w_n = (size_t)O * (size_t)C;
-            L->w = take(&P, L->w_n);
             add_named(m, i, wname, NN_STORE_PARAM, L->w, L->w_n, 2, O, C, 0, 0);
             L->sn_rows = O;
             L->sn_cols = C;
             break;
         case NN_CONV2D:
-            L->w_n = (size_t)O * (size_t)C * (size_t)(k * k);
-            L->w = take(&P, L->w_n);
             add_named(m, i, wname, NN_STORE_PARAM, L->w, L->w_n, 4, O, C, k, k);
             L->sn_rows = O;
             L->sn_cols = C * k * k;
             break;
         case NN_CONVT2D:
-            L->w_n = (size_t)C * (size_t)O * (size_t)(k * k);
-            L->w = take(&P, L->w_n);
             add_named(m, i, "weight", NN_STORE_PARAM, L->w, L->w_n, 4, C, O, k, k);
             break;
         case NN_BATCHNORM:
@@ -295,6 +309,24 @@ static clgm_status backward_range(nn_model *m, int last, const nn_tensor *dy, co
                                  "%s: layer %d (batchnorm) has no eval-mode backward; "
                                  "run the forward in train mode", what, i);
     if (!dx && (m->first_param_layer < 0 || m->first_param_layer > last)) return CLGM_OK;
+    /* Weights' gradients due to be zero: written by this pass when it visits
+     * every weight layer, else zeroed first. */
+    int overwrite = 0;
+    if (m->grad_zero_pending && !m->input_grad_only) {
+        if (last >= m->last_weight_layer) overwrite = 1;
+        else NN_TRY(nn_model_settle_grads(m));
+    }
+    m->dw_overwrite = overwrite;
+    clgm_status st = backward_layers(m, last, dy, dx);
+    m->dw_overwrite = 0;
+    if (st == CLGM_OK && overwrite) m->grad_zero_pending = 0;
+    return st;
+}
+
+static clgm_status backward_layers(nn_model *m, int last, const nn_tensor *dy,
+                                   const nn_tensor *dx)
+{
+    int N = m->batch;
     clgm_buf *cb = dy->buf;
     size_t co = dy->off;
     int p = 0;
@@ -360,7 +392,17 @@ clgm_status nn_model_backward_from(nn_model *m, int layer, const nn_tensor *dy, 
 
 clgm_status nn_model_zero_grad(nn_model *m)
 {
-    return op_fill(m->ctx, m->grads, 0, m->n_params ? m->n_params : 1, 0.0f);
+    if (!m->n_dense) return op_fill(m->ctx, m->grads, 0, m->n_params ? m->n_params : 1, 0.0f);
+    m->grad_zero_pending = 1;
+    if (m->n_params == m->n_dense) return CLGM_OK;
+    return op_fill(m->ctx, m->grads, m->n_dense, m->n_params - m->n_dense, 0.0f);
+}
+
+clgm_status nn_model_settle_grads(nn_model *m)
+{
+    if (!m->grad_zero_pending) return CLGM_OK;
+    m->grad_zero_pending = 0;
+    return op_fill(m->ctx, m->grads, 0, m->n_dense, 0.0f);
 }
 
 nn_tensor nn_model_output(const nn_model *m)
@@ -381,11 +423,15 @@ void nn_model_keep_output(nn_model *m, int layer)
 /* BatchNorm then ReLU / leaky ReLU: one pass (op_batchnorm_forward with an act). The
  * activation's backward reads its own output, and BatchNorm's reads its
  * input, so nothing needs the BatchNorm's output but callers that ask for
- * it (nn_model_keep_output). $CLGM_FUSE=0 keeps every output. */
+ * it (nn_model_keep_output). $CLGM_FUSE=0 keeps every output, and zeroes
+ * the weights' gradients in nn_model_zero_grad (no lazy zeroing). */
 static void plan_fusion(nn_model *m)
 {
     const char *env = getenv("CLGM_FUSE");
-    if (env && !strcmp(env, "0")) return;
+    if (env && !strcmp(env, "0")) {
+        m->n_dense = 0;
+        return;
+    }
     for (int i = 0; i + 1 < m->n_layers; i++) {
         nn_layer *L = &m->layers[i];
         nn_layer_type next = L[1].type;
@@ -455,6 +501,10 @@ clgm_status nn_model_get_grad(const nn_model *m, int idx, float *dst)
     if (idx < 0 || idx >= m->n_named || m->named[idx].store != NN_STORE_PARAM)
         return clgm_fail(m->ctx, CLGM_ERR_INVALID_ARG, "model: tensor %d has no gradient", idx);
     const nn_named *t = &m->named[idx];
+    if (m->grad_zero_pending && t->off < m->n_dense) { /* due to be zero (n_dense) */
+        memset(dst, 0, t->n * sizeof(float));
+        return CLGM_OK;
+    }
     return clgm_buf_read(m->ctx, m->grads, t->off * sizeof(float), t->n * sizeof(float), dst);
 }
 

@@ -63,6 +63,15 @@ typedef struct nn_model {
     int input_grad_only;      /* set during nn_model_backward_input */
     int convws_cols_of;       /* layer whose forward im2col columns convws
                                * still holds (its backward reuses them), or -1 */
+    /* Lazy zeroing of the weights' gradients (Linear, Conv, ConvTranspose:
+     * floats [0, n_dense) of grads): nn_model_zero_grad only marks them, and
+     * the next backward through every weight layer writes them (GEMM beta
+     * 0) instead of adding; anything else zeroes them first. 0 when a layer
+     * has spectral norm or CLGM_FUSE=0. */
+    size_t n_dense;
+    int last_weight_layer;    /* -1 if none */
+    int grad_zero_pending;    /* the weights' gradients are due to be zero */
+    int dw_overwrite;         /* set during a backward that writes them */
     /* Philox stream for init and dropout: draws use (seed, rng_offset) and
      * advance rng_offset; save both to resume bit for bit. */
     uint64_t seed, rng_offset;
@@ -118,8 +127,13 @@ clgm_status nn_model_backward_input_from(nn_model *m, int layer, const nn_tensor
  * features. Layers after it are not touched. */
 clgm_status nn_model_backward_from(nn_model *m, int layer, const nn_tensor *dy,
                                    const nn_tensor *dx);
-/* One fill over the whole gradient allocation. */
+/* Gradients to zero: one fill over the biases' and BatchNorm's, while the
+ * weights' are written (not added to) by the next full backward (see
+ * n_dense). Read gradients after a backward or nn_model_settle_grads. */
 clgm_status nn_model_zero_grad(nn_model *m);
+/* Zeroes the weights' gradients now if nn_model_zero_grad left them due
+ * (before an optimizer step or any other reader without a backward). */
+clgm_status nn_model_settle_grads(nn_model *m);
 
 /* Views for the batch of the last forward. A BatchNorm followed by ReLU or
  * leaky ReLU runs as one kernel that writes only the activation's output:

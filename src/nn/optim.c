@@ -87,6 +87,7 @@ clgm_status nn_optim_step(nn_optim *o)
         o->t++;
         return CLGM_OK;
     }
+    NN_TRY(nn_model_settle_grads(m)); /* zero_grad without a backward since */
     switch (c->kind) {
     case NN_OPT_ADAM:
         NN_TRY(op_adam(m->ctx, n, c->lr, c->beta1, c->beta2, c->eps, c->weight_decay, o->t + 1,

@@ -282,13 +282,14 @@ static clgm_status image_from_t(clgm_ctx *ctx, const geom *g, int tp, clgm_buf *
     return col2im(ctx, g, work, img, ioff);
 }
 
-/* dWm += t col^T with plain col and t already in the workspace. */
-static clgm_status weight_grad(clgm_ctx *ctx, const geom *g, clgm_buf *dw, size_t dwoff,
-                               clgm_buf *work)
+/* dWm += t col^T (dWm = with s->dw_overwrite) with plain col and t already
+ * in the workspace. */
+static clgm_status weight_grad(clgm_ctx *ctx, const op_conv_shape *s, const geom *g,
+                               clgm_buf *dw, size_t dwoff, clgm_buf *work)
 {
     int rows = (int)geom_rows(g), np = (int)geom_np(g);
     return op_gemm(ctx, OP_N, OP_T, g->Co, rows, np, 1.0f, work, t_off(g), np, work,
-                   col_off(g), np, 1.0f, dw, dwoff, rows);
+                   col_off(g), np, s->dw_overwrite ? 0.0f : 1.0f, dw, dwoff, rows);
 }
 
 /* Validates everything a call touches. dx and dw may be NULL (skipped). */
@@ -353,7 +354,7 @@ static clgm_status conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_b
     if (dw || !pw) CLGM_TRY(swap01(ctx, dy, dyoff, g.N, g.Co, g.Ho * g.Wo, work, toff));
     if (dw) {
         if (!cols_ready || !fwd_plain) CLGM_TRY(im2col(ctx, &g, x, xoff, work, 0));
-        CLGM_TRY(weight_grad(ctx, &g, dw, dwoff, work));
+        CLGM_TRY(weight_grad(ctx, s, &g, dw, dwoff, work));
     }
     if (!dx) return CLGM_OK;
     if (pw) CLGM_TRY(swap01_panels(ctx, dy, dyoff, g.N, g.Co, g.Ho * g.Wo, pw, work, toff));
@@ -413,7 +414,7 @@ clgm_status op_convt2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf 
     CLGM_TRY(im2col(ctx, &g, dy, dyoff, work, dw ? 0 : pw));
     if (dw) {
         CLGM_TRY(swap01(ctx, x, xoff, g.N, g.Co, g.Ho * g.Wo, work, toff));
-        CLGM_TRY(weight_grad(ctx, &g, dw, dwoff, work));
+        CLGM_TRY(weight_grad(ctx, s, &g, dw, dwoff, work));
     }
     if (!dx) return CLGM_OK;
     if (dw && pw) CLGM_TRY(im2col(ctx, &g, dy, dyoff, work, pw));

@@ -81,6 +81,7 @@ typedef struct op_conv_shape {
     int OC, OH, OW;      /* output */
     int KH, KW, stride, pad;
     int out_pad;         /* transposed convolution only */
+    int dw_overwrite;    /* backward: dw = the gradient instead of dw += it */
 } op_conv_shape;
 /* Fills OH/OW from the other fields (conv: (H+2p-K)/s+1; transposed:
  * (H-1)s-2p+K+out_pad). Returns CLGM_ERR_SHAPE with a message on nonsense. */
@@ -97,7 +98,7 @@ clgm_status op_conv2d_forward_bias(clgm_ctx *ctx, const op_conv_shape *s,
                                    clgm_buf *x, size_t xoff, clgm_buf *w, size_t woff,
                                    clgm_buf *bias, size_t boff, clgm_buf *y, size_t yoff,
                                    clgm_buf *work);
-/* dx (overwrite, may be NULL to skip) and dw (+=) from dy. */
+/* dx (overwrite, may be NULL to skip) and dw (+=, or = with s->dw_overwrite) from dy. */
 clgm_status op_conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s,
                                clgm_buf *x, size_t xoff, clgm_buf *w, size_t woff,
                                clgm_buf *dy, size_t dyoff, clgm_buf *dx, size_t dxoff,
