@@ -27,44 +27,58 @@ void loss_finish(__global const float *partial, int np, float scale,
     if (lid == 0) loss[loff] = scale * s;
 }
 
-// max(v,0) - v t + log1p(e^-|v|); d/dv = sigmoid(v) - t. Only e^-|v| <= 1 is
-// ever formed, so nothing overflows at any |v|.
-__kernel __attribute__((reqd_work_group_size(RED_WG, 1, 1)))
-void bce_logits(__global const float *x, int xoff, __global const float *target,
-                int toff, int has_target, float tconst, int n, float scale,
-                __global float *partial, __global float *dx, int dxoff, int write_dx)
-{
-    __local float buf[RED_WG];
-    float acc = 0.0f;
-    int i = get_global_id(0);
-    if (i < n) {
-        float v = x[xoff + i];
-        float t = has_target ? target[toff + i] : tconst;
-        float e = exp(-fabs(v));
-        acc += fmax(v, 0.0f) - v * t + log1p_unit(e);
-        if (write_dx) {
-            float sig = v >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-            dx[dxoff + i] = scale * (sig - t);
-        }
-    }
-    group_partial(buf, acc, partial);
+// The per-element losses with a target (bce_logits, sq_error) come in two
+// forms: NAME sums its work-group's terms (the form above), NAME_terms
+// (kparam rp=1, CPUs) writes terms[i] and chunk_sums adds them: no barrier
+// in the elementwise pass, whose work-groups cost PoCL more than their math
+// (vae's bce_logits at 64 x 784: 0.38 ms summed in groups of 32).
+#define TARGET_LOSS_ARGS                                                       \
+    __global const float *x, int xoff, __global const float *target, int toff, \
+    int has_target, float tconst, int n, float scale, __global float *out,     \
+    __global float *dx, int dxoff, int write_dx
+#define TARGET_LOSS_KERNELS(NAME, ELEM)                                        \
+__kernel __attribute__((reqd_work_group_size(RED_WG, 1, 1)))                   \
+void NAME(TARGET_LOSS_ARGS)                                                    \
+{                                                                              \
+    __local float buf[RED_WG];                                                 \
+    float acc = 0.0f;                                                          \
+    int i = get_global_id(0);                                                  \
+    if (i < n) { ELEM acc += term; }                                           \
+    group_partial(buf, acc, out);                                              \
+}                                                                              \
+__kernel void NAME##_terms(TARGET_LOSS_ARGS)                                   \
+{                                                                              \
+    int i = get_global_id(0);                                                  \
+    GUARD0(i, n, ELEM out[i] = term;)                                          \
 }
 
-// (v - t)^2; d/dv = 2 (v - t).
-__kernel __attribute__((reqd_work_group_size(RED_WG, 1, 1)))
-void sq_error(__global const float *x, int xoff, __global const float *target,
-              int toff, int has_target, float tconst, int n, float scale,
-              __global float *partial, __global float *dx, int dxoff, int write_dx)
-{
-    __local float buf[RED_WG];
-    float acc = 0.0f;
-    int i = get_global_id(0);
-    if (i < n) {
-        float d = x[xoff + i] - (has_target ? target[toff + i] : tconst);
-        acc += d * d;
-        if (write_dx) dx[dxoff + i] = 2.0f * scale * d;
+// max(v,0) - v t + log1p(e^-|v|); d/dv = sigmoid(v) - t. Only e^-|v| <= 1 is
+// ever formed, so nothing overflows at any |v|.
+#define BCE_ELEM                                                               \
+    float v = x[xoff + i];                                                     \
+    float t = has_target ? target[toff + i] : tconst;                          \
+    float e = exp(-fabs(v));                                                   \
+    float term = fmax(v, 0.0f) - v * t + log1p_unit(e);                        \
+    if (write_dx) {                                                            \
+        float sig = v >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);            \
+        dx[dxoff + i] = scale * (sig - t);                                     \
     }
-    group_partial(buf, acc, partial);
+TARGET_LOSS_KERNELS(bce_logits, BCE_ELEM)
+
+// (v - t)^2; d/dv = 2 (v - t).
+#define SQ_ELEM                                                                \
+    float d = x[xoff + i] - (has_target ? target[toff + i] : tconst);          \
+    float term = d * d;                                                        \
+    if (write_dx) dx[dxoff + i] = 2.0f * scale * d;
+TARGET_LOSS_KERNELS(sq_error, SQ_ELEM)
+
+// partial[g] = terms[g*chunk] + ... up to n, in a fixed order.
+__kernel void chunk_sums(__global const float *terms, int n, int chunk,
+                         __global float *partial)
+{
+    int g = get_global_id(0), s = g * chunk;
+    if (s >= n) return;
+    partial[g] = row_sum(terms + s, min(chunk, n - s));
 }
 
 // u = margin + sign v; use_relu ? max(u,0) : u. relu'(0) = 0 as PyTorch.

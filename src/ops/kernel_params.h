@@ -18,8 +18,9 @@
 typedef struct ops_kparams {
     int ew; /* elementwise work-group size: a power of 2, 16..1024 */
     int rw; /* reduction work-group size: a power of 2, 16..1024 */
-    int rp; /* per-channel sums of (N, C, HW) tensors as row partials and a
-             * merge (1), or one work-group per channel (0) */
+    int rp; /* per-channel sums of (N, C, HW) tensors and element-wise losses
+             * as row / element partials and a merge (1), or work-group sums
+             * (0) */
 } ops_kparams;
 
 /* The built-in choice: ew 256; rw 32 and rp 1 on a CPU, 256 and 0 elsewhere. */

@@ -1,5 +1,7 @@
 /* Launchers for cl/loss.cl: losses with a deterministic two-stage sum, the
  * VAE's KL term and the reparameterization. */
+#include <stdio.h>
+
 #include "device/device.h"
 #include "ops/ops.h"
 #include "ops/ops_util.h"
@@ -55,6 +57,31 @@ static clgm_status target_loss(clgm_ctx *ctx, const char *kname, size_t n, clgm_
     size_t groups = 0;
     ops_red r;
     CLGM_TRY(loss_begin(ctx, kname, n, loss, loff, dx, dxoff, n, &r, &partial, &groups));
+    if (r.rp) { /* terms, then sums of fixed chunks (cl/loss.cl) */
+        clgm_buf_release(ctx, partial);
+        enum { CHUNK = 256 };
+        groups = loss_groups(n, CHUNK);
+        clgm_buf *terms = NULL;
+        CLGM_TRY(clgm_buf_create(ctx, (n ? n : 1) * sizeof(float), &terms));
+        clgm_status st = clgm_buf_create(ctx, groups * sizeof(float), &partial);
+        char name[32];
+        snprintf(name, sizeof name, "%s_terms", kname);
+        size_t g = n ? n : 1, l = r.ew, gc = groups, lc = 64;
+        if (st == CLGM_OK)
+            st = clgm_launch(ctx, "loss", r.o, name, 1, &g, &l, "bibiififbbii", x, (int)xoff,
+                             target ? target : x, target ? (int)toff : 0, target != NULL,
+                             (double)target_const, (int)n, (double)scale, terms,
+                             dx ? dx : x, dx ? (int)dxoff : 0, dx != NULL);
+        if (st == CLGM_OK)
+            st = clgm_launch(ctx, "loss", r.o, "chunk_sums", 1, &gc, &lc, "biib", terms,
+                             (int)n, (int)CHUNK, partial);
+        clgm_buf_release(ctx, terms); /* in-order queue: reuse waits for the sums */
+        if (st != CLGM_OK) {
+            if (partial) clgm_buf_release(ctx, partial);
+            return st;
+        }
+        return loss_end(ctx, st, &r, partial, groups, scale, loss, loff);
+    }
     size_t g = groups * r.wg, l = r.wg;
     clgm_status st = clgm_launch(ctx, "loss", r.o, kname, 1, &g, &l, "bibiififbbii", x,
                                  (int)xoff, target ? target : x, target ? (int)toff : 0,
