@@ -64,6 +64,18 @@ __kernel void bias_grad_cols(__global const float *dy, int dyoff,
     db[dboff + c] += acc;
 }
 
+// The same eight channels per work-item in float8 (rp=1, C a multiple of 8):
+// PoCL does not vectorize the one-channel kernel's n loop.
+__kernel void bias_grad_cols8(__global const float *dy, int dyoff,
+                              __global float *db, int dboff, int N, int C)
+{
+    int c8 = get_global_id(0) * 8;
+    if (c8 >= C) return;
+    float8 acc = 0.0f;
+    for (int n = 0; n < N; n++) acc += vload8(0, dy + dyoff + (size_t)n * C + c8);
+    vstore8(vload8(0, db + dboff + c8) + acc, 0, db + dboff + c8);
+}
+
 // part[r] = sum of row r (HW floats) of dy viewed as (N*C, HW): the first
 // half of the bias gradient on CPUs (rp=1; bias_grad_cols on part is the
 // second), streaming dy in memory order (see bn_rows_stats in norm.cl).

@@ -224,10 +224,10 @@ int main(int argc, char **argv)
      * along dimension 0. */
     const int shapes_full[][3] = {{1, 1, 1},   {7, 13, 1},  {64, 300, 1}, {3, 5, 7},
                                   {5, 3, 289}, {64, 2, 784}, {2, 600, 4}, {3, 5, 16},
-                                  {2, 3, 263}, {5, 257, 1}};
+                                  {2, 3, 263}, {5, 257, 1}, {64, 264, 1}, {3, 16, 1}};
     const int shapes_small[][3] = {{1, 1, 1}, {7, 13, 1}, {3, 5, 7}, {2, 3, 300},
-                                   {2, 2, 263}, {3, 257, 1}, {2, 3, 16}};
-    int nsh = small ? 7 : 10;
+                                   {2, 2, 263}, {3, 257, 1}, {2, 3, 16}, {3, 8, 1}};
+    int nsh = small ? 8 : 12; /* C a multiple of 8 with HW = 1: eight channels per item (rp=1) */
     for (int s = 0; s < nsh; s++) {
         const int *sh = small ? shapes_small[s] : shapes_full[s];
         check_bias(ctx, sh[0], sh[1], sh[2], &seed);

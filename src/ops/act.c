@@ -107,10 +107,11 @@ clgm_status op_bias_grad(clgm_ctx *ctx, int N, int C, int HW, clgm_buf *dy,
     ops_red r;
     CLGM_TRY(ops_red_get(ctx, &r));
     const size_t rw = r.wg;
-    if (HW == 1) { /* dense: a column per work-item reads coalesced rows */
-        size_t g = (size_t)C, l = 64;
-        return clgm_launch(ctx, "act", r.o, "bias_grad_cols", 1, &g, &l, "bibiii", dy,
-                           (int)dyoff, db, (int)dboff, N, C);
+    if (HW == 1) { /* dense: a column (or eight) per work-item reads coalesced rows */
+        const int by8 = r.rp && C % 8 == 0;
+        size_t g = by8 ? (size_t)C / 8 : (size_t)C, l = 64;
+        return clgm_launch(ctx, "act", r.o, by8 ? "bias_grad_cols8" : "bias_grad_cols", 1, &g,
+                           &l, "bibiii", dy, (int)dyoff, db, (int)dboff, N, C);
     }
     if (r.rp) { /* row sums, then their columns as above */
         size_t rows = (size_t)N * C, g = rows, l = 64, gc = (size_t)C;
