@@ -812,6 +812,53 @@ static void test_lazy_zero(void)
     nn_model_destroy(m);
 }
 
+/* Dropout with p = 0 (or in eval) is the identity: a view of its input, no
+ * copy, and the same outputs and gradients as the model without it. */
+static void test_identity_dropout(void)
+{
+    const char *with = "{\"input\":[6],\"layers\":[{\"type\":\"linear\",\"out\":5},"
+                       "{\"type\":\"dropout\",\"p\":0.0},{\"type\":\"linear\",\"out\":3}]}";
+    const char *without = "{\"input\":[6],\"layers\":[{\"type\":\"linear\",\"out\":5},"
+                          "{\"type\":\"linear\",\"out\":3}]}";
+    nn_model *a = NULL, *b = NULL;
+    TU_OK(ctx, nn_model_create(ctx, with, 4, 3, &a));
+    TU_OK(ctx, nn_model_create(ctx, without, 4, 3, &b));
+    if (!a || !b) return;
+    TU_OK(ctx, nn_model_init(a, NN_INIT_DEFAULT));
+    TU_OK(ctx, nn_model_init(b, NN_INIT_DEFAULT));
+    float xh[24], ya[12], yb[12], ga[5 * 6], gb[5 * 6], dxa[24], dxb[24]; /* net.0.weight (5, 6) */
+    uint64_t seed = 4;
+    tu_rand_fill(xh, 24, -1, 1, &seed);
+    clgm_buf *bx = NULL, *bda = NULL, *bdb = NULL;
+    TU_OK(ctx, clgm_buf_create(ctx, sizeof xh, &bx));
+    TU_OK(ctx, clgm_buf_create(ctx, sizeof xh, &bda));
+    TU_OK(ctx, clgm_buf_create(ctx, sizeof xh, &bdb));
+    TU_OK(ctx, clgm_buf_write(ctx, bx, 0, sizeof xh, xh));
+    nn_tensor x = nn_view2(bx, 0, 4, 6), dxa_t = nn_view2(bda, 0, 4, 6), dxb_t = nn_view2(bdb, 0, 4, 6);
+    nn_model *ms[2] = {a, b};
+    nn_tensor *dxs[2] = {&dxa_t, &dxb_t};
+    float *ys[2] = {ya, yb}, *gs[2] = {ga, gb}, *dxh[2] = {dxa, dxb};
+    for (int k = 0; k < 2; k++) {
+        nn_tensor y;
+        TU_OK(ctx, nn_model_zero_grad(ms[k]));
+        TU_OK(ctx, nn_model_forward(ms[k], &x, &y));
+        TU_OK(ctx, nn_tensor_read(ctx, &y, ys[k]));
+        nn_tensor dy = nn_model_dout(ms[k]);
+        TU_OK(ctx, op_fill(ctx, dy.buf, dy.off, nn_numel(&dy), 0.5f));
+        TU_OK(ctx, nn_model_backward(ms[k], &dy, dxs[k]));
+        TU_OK(ctx, nn_tensor_read(ctx, dxs[k], dxh[k]));
+        TU_OK(ctx, nn_model_get_grad(ms[k], nn_model_find(ms[k], "net.0.weight"), gs[k]));
+    }
+    nn_tensor o0 = nn_model_layer_output(a, 0), o1 = nn_model_layer_output(a, 1);
+    TU_CHECK(o0.buf == o1.buf && o0.off == o1.off, "dropout p=0 is a view of its input");
+    TU_CHECK(!memcmp(ya, yb, sizeof ya) && !memcmp(dxa, dxb, sizeof dxa) &&
+                 !memcmp(ga, gb, sizeof ga),
+             "dropout p=0: the outputs and gradients of the model without it");
+    clgm_buf_release(ctx, bx); clgm_buf_release(ctx, bda); clgm_buf_release(ctx, bdb);
+    nn_model_destroy(a);
+    nn_model_destroy(b);
+}
+
 int main(void)
 {
     ctx = tu_open();
@@ -821,6 +868,7 @@ int main(void)
     test_eval_batches();
     test_gradients();
     test_lazy_zero();
+    test_identity_dropout();
     clgm_ctx_destroy(ctx);
     return tu_finish("test_nn_layers");
 }

@@ -274,7 +274,9 @@ clgm_status nn_model_forward(nn_model *m, const nn_tensor *x, nn_tensor *y)
             m->outs[i] = sample_view(cb, co, N, A->out_ndim, A->out_shape);
             continue;
         }
-        if (!nn_layer_is_view(L)) {
+        if (L->type == NN_DROPOUT && !(m->last_training && L->p > 0)) {
+            L->dropout_active = 0; /* the identity: a view of its input, no copy */
+        } else if (!nn_layer_is_view(L)) {
             NN_TRY(nn_layer_forward(m, L, N, cb, co, m->acts, L->y));
             cb = m->acts;
             co = L->y;
@@ -333,7 +335,7 @@ static clgm_status backward_layers(nn_model *m, int last, const nn_tensor *dy,
     for (int i = last; i >= 0; i--) {
         nn_layer *L = &m->layers[i];
         int need_dx = dx || i > m->first_param_layer;
-        if (nn_layer_is_view(L)) {
+        if (nn_layer_is_view(L) || (L->type == NN_DROPOUT && !L->dropout_active)) {
             if (i == 0 && dx)
                 NN_TRY(op_scale(m->ctx, dx->buf, dx->off, cb, co, (size_t)N * L->in_numel, 1.0f));
             continue;
