@@ -112,9 +112,8 @@ clgm_status nn_layer_forward(nn_model *m, nn_layer *L, int N, clgm_buf *x, size_
     case NN_TANH:
     case NN_SIGMOID:
         return op_act_forward(ctx, act_of(L->type), L->slope, n_in, x, xoff, y, yoff);
-    case NN_DROPOUT:
-        L->dropout_active = m->last_training && L->p > 0;
-        if (!L->dropout_active) return op_scale(ctx, y, yoff, x, xoff, n_in, 1.0f);
+    case NN_DROPOUT: /* active only: model.c passes an identity dropout's input on */
+        L->dropout_active = 1;
         NN_TRY(op_dropout_forward(ctx, n_in, L->p, m->seed, m->rng_offset, x, xoff, m->work,
                                   L->mask, y, yoff));
         m->rng_offset += op_rng_span(n_in);
@@ -226,9 +225,8 @@ clgm_status nn_layer_backward(nn_model *m, nn_layer *L, int N, clgm_buf *x, size
     case NN_SIGMOID:
         if (!dx) return CLGM_OK;
         return op_act_backward(ctx, act_of(L->type), L->slope, n_in, y, yoff, dy, dyoff, dx, dxoff);
-    case NN_DROPOUT:
+    case NN_DROPOUT: /* active only (the identity is a view, model.c) */
         if (!dx) return CLGM_OK;
-        if (!L->dropout_active) return op_scale(ctx, dx, dxoff, dy, dyoff, n_in, 1.0f);
         return op_mul(ctx, n_in, dy, dyoff, m->work, L->mask, dx, dxoff);
     case NN_MAXPOOL2D:
         if (!dx) return CLGM_OK;

@@ -6,6 +6,9 @@
 #include "ops/ops.h"
 #include "ops/ops_util.h"
 
+/* Terms per partial sum where a target loss writes its terms first (rp=1). */
+enum { LOSS_CHUNK = 256 };
+
 /* One work-item per element (cl/loss.cl says why). Groups depend on n only,
  * so the summation order (and the bits of the result) is the same on every
  * call with the same n. */
@@ -16,16 +19,17 @@ static size_t loss_groups(size_t n, size_t wg)
 }
 
 /* Checks the loss/dx arguments, looks up the reduction size and takes the
- * partial-sums scratch. */
-static clgm_status loss_begin(clgm_ctx *ctx, const char *op, size_t n, clgm_buf *loss,
-                              size_t loff, clgm_buf *dx, size_t dxoff, size_t dx_n,
-                              ops_red *r, clgm_buf **partial, size_t *groups)
+ * partial-sums scratch: one per work-group, or per LOSS_CHUNK terms where
+ * the loss can write terms (`chunked`) and the device wants that (rp). */
+static clgm_status loss_begin(clgm_ctx *ctx, const char *op, size_t n, int chunked,
+                              clgm_buf *loss, size_t loff, clgm_buf *dx, size_t dxoff,
+                              size_t dx_n, ops_red *r, clgm_buf **partial, size_t *groups)
 {
     if (!loss) return clgm_fail(ctx, CLGM_ERR_INVALID_ARG, "%s: loss buffer is NULL", op);
     CLGM_TRY(ops_check_buf(ctx, op, "loss", loss, loff, 1));
     if (dx) CLGM_TRY(ops_check_buf(ctx, op, "dx", dx, dxoff, dx_n));
     CLGM_TRY(ops_red_get(ctx, r));
-    *groups = loss_groups(n, r->wg);
+    *groups = loss_groups(n, chunked && r->rp ? (size_t)LOSS_CHUNK : r->wg);
     return clgm_buf_create(ctx, *groups * sizeof(float), partial);
 }
 
@@ -56,14 +60,10 @@ static clgm_status target_loss(clgm_ctx *ctx, const char *kname, size_t n, clgm_
     clgm_buf *partial = NULL;
     size_t groups = 0;
     ops_red r;
-    CLGM_TRY(loss_begin(ctx, kname, n, loss, loff, dx, dxoff, n, &r, &partial, &groups));
+    CLGM_TRY(loss_begin(ctx, kname, n, 1, loss, loff, dx, dxoff, n, &r, &partial, &groups));
     if (r.rp) { /* terms, then sums of fixed chunks (cl/loss.cl) */
-        clgm_buf_release(ctx, partial);
-        enum { CHUNK = 256 };
-        groups = loss_groups(n, CHUNK);
         clgm_buf *terms = NULL;
-        CLGM_TRY(clgm_buf_create(ctx, (n ? n : 1) * sizeof(float), &terms));
-        clgm_status st = clgm_buf_create(ctx, groups * sizeof(float), &partial);
+        clgm_status st = clgm_buf_create(ctx, (n ? n : 1) * sizeof(float), &terms);
         char name[32];
         snprintf(name, sizeof name, "%s_terms", kname);
         size_t g = n ? n : 1, l = r.ew, gc = groups, lc = 64;
@@ -74,12 +74,8 @@ static clgm_status target_loss(clgm_ctx *ctx, const char *kname, size_t n, clgm_
                              dx ? dx : x, dx ? (int)dxoff : 0, dx != NULL);
         if (st == CLGM_OK)
             st = clgm_launch(ctx, "loss", r.o, "chunk_sums", 1, &gc, &lc, "biib", terms,
-                             (int)n, (int)CHUNK, partial);
-        clgm_buf_release(ctx, terms); /* in-order queue: reuse waits for the sums */
-        if (st != CLGM_OK) {
-            if (partial) clgm_buf_release(ctx, partial);
-            return st;
-        }
+                             (int)n, (int)LOSS_CHUNK, partial);
+        if (terms) clgm_buf_release(ctx, terms); /* in-order queue: reuse waits for the sums */
         return loss_end(ctx, st, &r, partial, groups, scale, loss, loff);
     }
     size_t g = groups * r.wg, l = r.wg;
@@ -118,7 +114,7 @@ clgm_status op_hinge(clgm_ctx *ctx, size_t n, clgm_buf *x, size_t xoff, float si
     clgm_buf *partial = NULL;
     size_t groups = 0;
     ops_red r;
-    CLGM_TRY(loss_begin(ctx, "hinge", n, loss, loff, dx, dxoff, n, &r, &partial, &groups));
+    CLGM_TRY(loss_begin(ctx, "hinge", n, 0, loss, loff, dx, dxoff, n, &r, &partial, &groups));
     size_t g = groups * r.wg, l = r.wg;
     clgm_status st = clgm_launch(ctx, "loss", r.o, "hinge", 1, &g, &l, "biffiifbbii", x,
                                  (int)xoff, (double)sign, (double)margin, use_relu != 0,
@@ -146,7 +142,7 @@ clgm_status op_kl_normal(clgm_ctx *ctx, int B, int L, clgm_buf *h, size_t hoff,
     clgm_buf *partial = NULL;
     size_t groups = 0;
     ops_red r;
-    CLGM_TRY(loss_begin(ctx, "kl_normal", n, loss, loff, dh, dhoff, 2 * n, &r,
+    CLGM_TRY(loss_begin(ctx, "kl_normal", n, 0, loss, loff, dh, dhoff, 2 * n, &r,
                         &partial, &groups));
     size_t g = groups * r.wg, l = r.wg;
     clgm_status st = clgm_launch(ctx, "loss", r.o, "kl_normal", 1, &g, &l, "biiifbbii", h,

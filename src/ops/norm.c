@@ -105,10 +105,11 @@ clgm_status op_batchnorm_forward(clgm_ctx *ctx, int training, int N, int C, int 
     if (HW == 1) {
         const int by8 = r.rp && C % 8 == 0; /* eight channels per work-item */
         size_t g = by8 ? (size_t)C / 8 : (size_t)C, l = 64;
-        CLGM_TRY(clgm_launch(ctx, "norm", r.o, by8 ? "bn_stats_cols8" : "bn_stats_cols", 1, &g, &l,
-                             "biiiffbibibibi", x, (int)xoff, N, C, (double)eps,
-                             (double)momentum, save_mean, (int)smoff, save_invstd,
-                             (int)sioff, run_mean, (int)rmoff, run_var, (int)rvoff));
+        const char *k = by8 ? "bn_stats_cols8" : "bn_stats_cols";
+        CLGM_TRY(clgm_launch(ctx, "norm", r.o, k, 1, &g, &l, "biiiffbibibibi", x, (int)xoff,
+                             N, C, (double)eps, (double)momentum, save_mean, (int)smoff,
+                             save_invstd, (int)sioff, run_mean, (int)rmoff, run_var,
+                             (int)rvoff));
     } else if (r.rp) {
         size_t rows = (size_t)N * C, g = rows, l = 64, gc = (size_t)C;
         clgm_buf *part; /* (N*C, 2): each row's sum and centred sum of squares */
@@ -167,7 +168,8 @@ clgm_status op_batchnorm_backward(clgm_ctx *ctx, int N, int C, int HW, clgm_buf 
     if (HW == 1) {
         const int by8 = r.rp && C % 8 == 0; /* eight channels per work-item */
         size_t g = by8 ? (size_t)C / 8 : (size_t)C, l = 64;
-        st = clgm_launch(ctx, "norm", r.o, by8 ? "bn_sums_cols8" : "bn_sums_cols", 1, &g, &l, "bibiiibibibibib", x,
+        const char *k = by8 ? "bn_sums_cols8" : "bn_sums_cols";
+        st = clgm_launch(ctx, "norm", r.o, k, 1, &g, &l, "bibiiibibibibib", x,
                          (int)xoff, dy, (int)dyoff, N, C, save_mean, (int)smoff, save_invstd,
                          (int)sioff, dgamma, (int)dgoff, dbeta, (int)dboff, sums);
     } else if (r.rp) {
