@@ -60,6 +60,7 @@ struct clgm_ctx {
     int profiling;
     clgm_profile_row *prof;
     int n_prof, cap_prof;
+    double prof_span_ms; /* first start to last end, summed over collections */
     clgm_pending_event *pending;
     int n_pending, cap_pending;
 

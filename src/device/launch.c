@@ -106,6 +106,7 @@ void clgm_profile_collect(clgm_ctx *ctx)
 {
     if (!ctx->n_pending) return;
     clFinish(ctx->queue);
+    cl_ulong first = (cl_ulong)-1, last = 0;
     for (int i = 0; i < ctx->n_pending; i++) {
         cl_ulong t0 = 0, t1 = 0;
         cl_event ev = ctx->pending[i].event;
@@ -114,9 +115,12 @@ void clgm_profile_collect(clgm_ctx *ctx)
             clgm_profile_row *r = &ctx->prof[ctx->pending[i].row];
             r->calls++;
             r->total_ms += (double)(t1 - t0) * 1e-6;
+            if (t0 < first) first = t0;
+            if (t1 > last) last = t1;
         }
         clReleaseEvent(ev);
     }
+    if (last > first) ctx->prof_span_ms += (double)(last - first) * 1e-6;
     ctx->n_pending = 0;
 }
 
@@ -146,4 +150,8 @@ void clgm_profile_print(clgm_ctx *ctx)
                 total > 0 ? 100.0 * r->total_ms / total : 0.0);
     }
     fprintf(stderr, "%-40s %8s %12.3f\n", "total", "", total);
+    /* Host work, waits and launch gaps show as the device idling between kernels. */
+    if (ctx->prof_span_ms > 0)
+        fprintf(stderr, "%-40s %8s %12.3f %10s %6.1f%%\n", "idle between kernels", "",
+                ctx->prof_span_ms - total, "", 100.0 * (ctx->prof_span_ms - total) / ctx->prof_span_ms);
 }
