@@ -115,7 +115,8 @@ static clgm_status run_once(clgm_ctx *ctx, const shape *s, clgm_buf *A, clgm_buf
     int pw = panel_width_for(ctx, s);
     if (pw)
         return op_gemm_panel_b(ctx, s->ta, OP_N, s->M, s->N, s->K, 1.0f, A, 0, lda, B, 0,
-                               s->K * pw, 0.0f, C, 0, s->N, OP_BIAS_NONE, NULL, 0);
+                               s->K * pw, 0.0f, C, 0, s->N, OP_BIAS_NONE, NULL, 0, NULL,
+                               0.0f);
     size_t sa = (size_t)s->M * s->K, sb = (size_t)s->K * s->N, sc = (size_t)s->M * s->N;
     return op_gemm_batched(ctx, s->ta, s->tb, s->M, s->N, s->K, 1.0f, A, 0, lda, sa, B, 0,
                            ldb, sb, 0.0f, C, 0, s->N, sc, s->batch);

@@ -238,7 +238,8 @@ static clgm_status gemm_once(clgm_ctx *ctx, const gemm_shape *s, clgm_buf *A, cl
     int pw = s->panel && !s->tb && s->batch == 1 ? op_gemm_panel_width(ctx, (size_t)s->N) : 0;
     if (pw)
         return op_gemm_panel_b(ctx, (op_trans)s->ta, OP_N, s->M, s->N, s->K, 1.0f, A, 0, lda,
-                               B, 0, s->K * pw, 0.0f, C, 0, s->N, OP_BIAS_NONE, NULL, 0);
+                               B, 0, s->K * pw, 0.0f, C, 0, s->N, OP_BIAS_NONE, NULL, 0,
+                               NULL, 0.0f);
     size_t sa = (size_t)s->M * s->K, sb = (size_t)s->K * s->N, sc = (size_t)s->M * s->N;
     return op_gemm_batched(ctx, (op_trans)s->ta, (op_trans)s->tb, s->M, s->N, s->K, 1.0f, A,
                            0, lda, sa, B, 0, ldb, sb, 0.0f, C, 0, s->N, sc, s->batch);

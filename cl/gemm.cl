@@ -3,7 +3,10 @@
 // beta == 0 never reads C (NaN-safe).
 // Epilogue: bmode 1 adds bias[bo + j] to column j, bmode 2 bias[bo + i] to
 // row i (Dense and conv forward: saves a separate pass over C); 0 none, and
-// then bias is never read. C = alpha op(A) op(B) + bias + beta C.
+// then bias is never read. amode 1 applies ReLU, 2 leaky ReLU with `slope`,
+// last (a Dense or conv layer and its activation in one pass); 0 none:
+// C = act(alpha op(A) op(B) + bias + beta C). (Two words, not one with bit
+// fields: oclgrind 21 computed a masked mode wrongly.)
 //
 // gemm_naive is correct for every shape and transpose and is the fallback.
 // The register-blocked kernels give each work-item a tile of C held in
@@ -78,11 +81,17 @@ static inline float gemm_bias_of(__global const float *bias, int bo, int bmode, 
     return bmode == 1 ? bias[bo + j] : bmode == 2 ? bias[bo + i] : 0.0f;
 }
 
+// The epilogue's activation on a scalar or vector: the expressions of
+// cl/act.cl (common.cl), so the fused product stores the bits of the two passes.
+#define GEMM_ACT(v, amode, slope)                                              \
+    ((amode) == 1 ? ACT_RELU(v) : (amode) == 2 ? ACT_LEAKY_RELU(v, slope) : (v))
+
 __kernel void gemm_naive(int ta, int tb, int M, int N, int K, float alpha,
                          __global const float *A, int aoff, int lda, int sa,
                          __global const float *B, int boff, int ldb, int sb,
                          float beta, __global float *C, int coff, int ldc, int sc,
-                         __global const float *bias, int bo, int bmode)
+                         __global const float *bias, int bo, int bmode, int amode,
+                         float slope)
 {
     int j = get_global_id(0), i = get_global_id(1), b = get_global_id(2);
     if (i >= M || j >= N) return;
@@ -96,7 +105,8 @@ __kernel void gemm_naive(int ta, int tb, int M, int N, int K, float alpha,
         acc += a * bb;
     }
     float old = beta != 0.0f ? beta * C[i * ldc + j] : 0.0f;
-    C[i * ldc + j] = alpha * acc + gemm_bias_of(bias, bo, bmode, i, j) + old;
+    const float out = alpha * acc + gemm_bias_of(bias, bo, bmode, i, j) + old;
+    C[i * ldc + j] = GEMM_ACT(out, amode, slope);
 }
 
 // Start of the tile that covers [start, start + t) of a dimension of length
@@ -115,7 +125,7 @@ static inline void gemm_outer_rows(const int ta, int M, int N, int K, float alph
                                    __global const float *B, int boff, int ldb, int sb,
                                    float beta, __global float *C, int coff, int ldc,
                                    int sc, __global const float *bias, int bo, int bmode,
-                                   int bp)
+                                   int amode, float slope, int bp)
 {
     const int js = get_global_id(0) * GEMM_TW, is = get_global_id(1) * GEMM_TM;
     const int b = get_global_id(2);
@@ -164,15 +174,18 @@ static inline void gemm_outer_rows(const int ta, int M, int N, int K, float alph
         if (j0 == js && jn == GEMM_TW) {
 #pragma unroll
             for (int v = 0; v < GEMM_VN; v++) {
-                const VEC out = alpha * acc[r][v] + bcol[v] + brow;
-                VSTORE(beta != 0.0f ? out + beta * VLOAD(v, c) : out, v, c);
+                VEC out = alpha * acc[r][v] + bcol[v] + brow;
+                if (beta != 0.0f) out += beta * VLOAD(v, c);
+                VSTORE(GEMM_ACT(out, amode, slope), v, c);
             }
         } else {
             float t[GEMM_TW];
 #pragma unroll
             for (int v = 0; v < GEMM_VN; v++) VSTORE(alpha * acc[r][v] + bcol[v] + brow, v, t);
-            for (int x = js - j0; x < jn; x++)
-                c[x] = beta != 0.0f ? t[x] + beta * c[x] : t[x];
+            for (int x = js - j0; x < jn; x++) {
+                const float out = beta != 0.0f ? t[x] + beta * c[x] : t[x];
+                c[x] = GEMM_ACT(out, amode, slope);
+            }
         }
     }
 }
@@ -181,20 +194,22 @@ __kernel void gemm_nn(int M, int N, int K, float alpha,
                       __global const float *A, int aoff, int lda, int sa,
                       __global const float *B, int boff, int ldb, int sb,
                       float beta, __global float *C, int coff, int ldc, int sc,
-                      __global const float *bias, int bo, int bmode, int bp)
+                      __global const float *bias, int bo, int bmode, int amode,
+                      float slope, int bp)
 {
     gemm_outer_rows(0, M, N, K, alpha, A, aoff, lda, sa, B, boff, ldb, sb, beta, C,
-                    coff, ldc, sc, bias, bo, bmode, bp);
+                    coff, ldc, sc, bias, bo, bmode, amode, slope, bp);
 }
 
 __kernel void gemm_tn(int M, int N, int K, float alpha,
                       __global const float *A, int aoff, int lda, int sa,
                       __global const float *B, int boff, int ldb, int sb,
                       float beta, __global float *C, int coff, int ldc, int sc,
-                      __global const float *bias, int bo, int bmode, int bp)
+                      __global const float *bias, int bo, int bmode, int amode,
+                      float slope, int bp)
 {
     gemm_outer_rows(1, M, N, K, alpha, A, aoff, lda, sa, B, boff, ldb, sb, beta, C,
-                    coff, ldc, sc, bias, bo, bmode, bp);
+                    coff, ldc, sc, bias, bo, bmode, amode, slope, bp);
 }
 
 // TT, and TN when N is too narrow for row vectors: A^T's rows (k) are
@@ -205,7 +220,8 @@ static inline void gemm_outer_cols(const int tb, int M, int N, int K, float alph
                                    __global const float *A, int aoff, int lda, int sa,
                                    __global const float *B, int boff, int ldb, int sb,
                                    float beta, __global float *C, int coff, int ldc,
-                                   int sc, __global const float *bias, int bo, int bmode)
+                                   int sc, __global const float *bias, int bo, int bmode,
+                                   int amode, float slope)
 {
     const int js = get_global_id(0) * GEMM_TM, is = get_global_id(1) * GEMM_TW;
     const int b = get_global_id(2);
@@ -249,8 +265,9 @@ static inline void gemm_outer_cols(const int tb, int M, int N, int K, float alph
         for (int c = 0; c < GEMM_TM; c++) {
             const int j = j0 + c;
             if (j < js || j >= N) continue;
-            const float out = t[c][x] + gemm_bias_of(bias, bo, bmode, i0 + x, j);
-            crow[j] = beta != 0.0f ? out + beta * crow[j] : out;
+            float out = t[c][x] + gemm_bias_of(bias, bo, bmode, i0 + x, j);
+            if (beta != 0.0f) out += beta * crow[j];
+            crow[j] = GEMM_ACT(out, amode, slope);
         }
     }
 }
@@ -259,20 +276,22 @@ __kernel void gemm_tt(int M, int N, int K, float alpha,
                       __global const float *A, int aoff, int lda, int sa,
                       __global const float *B, int boff, int ldb, int sb,
                       float beta, __global float *C, int coff, int ldc, int sc,
-                      __global const float *bias, int bo, int bmode, int bp)
+                      __global const float *bias, int bo, int bmode, int amode, float slope,
+                      int bp)
 {
     gemm_outer_cols(1, M, N, K, alpha, A, aoff, lda, sa, B, boff, ldb, sb, beta, C,
-                    coff, ldc, sc, bias, bo, bmode);
+                    coff, ldc, sc, bias, bo, bmode, amode, slope);
 }
 
 __kernel void gemm_tn_cols(int M, int N, int K, float alpha,
                            __global const float *A, int aoff, int lda, int sa,
                            __global const float *B, int boff, int ldb, int sb,
                            float beta, __global float *C, int coff, int ldc, int sc,
-                           __global const float *bias, int bo, int bmode, int bp)
+                           __global const float *bias, int bo, int bmode, int amode, float slope,
+                           int bp)
 {
     gemm_outer_cols(0, M, N, K, alpha, A, aoff, lda, sa, B, boff, ldb, sb, beta, C,
-                    coff, ldc, sc, bias, bo, bmode);
+                    coff, ldc, sc, bias, bo, bmode, amode, slope);
 }
 
 static inline float gemm_hsum(KVEC v)
@@ -298,7 +317,8 @@ __kernel void gemm_nt(int M, int N, int K, float alpha,
                       __global const float *A, int aoff, int lda, int sa,
                       __global const float *B, int boff, int ldb, int sb,
                       float beta, __global float *C, int coff, int ldc, int sc,
-                      __global const float *bias, int bo, int bmode, int bp)
+                      __global const float *bias, int bo, int bmode, int amode,
+                      float slope, int bp)
 {
     const int js = get_global_id(0) * GEMM_DC, is = get_global_id(1) * GEMM_DR;
     const int b = get_global_id(2);
@@ -349,8 +369,9 @@ __kernel void gemm_nt(int M, int N, int K, float alpha,
         for (int c = 0; c < GEMM_DC; c++) {
             const int j = j0 + c;
             if (j < js || j >= N) continue;
-            const float out = alpha * s[r][c] + gemm_bias_of(bias, bo, bmode, i, j);
-            C[i * ldc + j] = beta != 0.0f ? out + beta * C[i * ldc + j] : out;
+            float out = alpha * s[r][c] + gemm_bias_of(bias, bo, bmode, i, j);
+            if (beta != 0.0f) out += beta * C[i * ldc + j];
+            C[i * ldc + j] = GEMM_ACT(out, amode, slope);
         }
     }
 }
@@ -366,14 +387,17 @@ __kernel void gemm_transpose(int rows, int cols, __global const float *src, int 
     dst[doff + b * sd + c * ldd + r] = src[soff + b * ss + r * lds + c];
 }
 
-// C[i][j] += bias[j] (bmode 1) or bias[i] (bmode 2), batched: the epilogue
-// for back-ends that have none (CLBlast).
+// C[i][j] = act(C[i][j] + bias), batched: the epilogue for back-ends that
+// have none (CLBlast).
 __kernel void gemm_bias_pass(int M, int N, __global float *C, int coff, int ldc, int sc,
-                             __global const float *bias, int bo, int bmode)
+                             __global const float *bias, int bo, int bmode, int amode,
+                         float slope)
 {
     const int j = get_global_id(0), i = get_global_id(1), b = get_global_id(2);
     if (i >= M || j >= N) return;
-    C[coff + b * sc + i * ldc + j] += gemm_bias_of(bias, bo, bmode, i, j);
+    __global float *c = C + coff + b * sc + i * ldc + j;
+    const float out = *c + gemm_bias_of(bias, bo, bmode, i, j);
+    *c = GEMM_ACT(out, amode, slope);
 }
 
 // dst (rows x cols, row stride ldd) = src in panel-major form (panels GEMM_TW

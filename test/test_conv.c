@@ -352,13 +352,32 @@ static void run_case(clgm_ctx *ctx, op_conv_shape s, int transposed, int probes)
         dten_set(ctx, &bb, bias, 0);
         dten_set(ctx, &by, NULL, NAN);
         fill_work(ctx, work, nwork);
-        TU_OK(ctx, op_conv2d_forward_bias(ctx, &s, bx.b, GUARD, bw.b, GUARD, bb.b, GUARD, by.b,
-                                          GUARD, work));
+        TU_OK(ctx, op_conv2d_forward_bias(ctx, &s, bx.b, GUARD, bw.b, GUARD, bb.b, GUARD, NULL,
+                                          0.0f, by.b, GUARD, work));
         snprintf(what, sizeof what, "%s forward y + bias", name);
         dten_get(ctx, &by, got_y, what);
         close_mag(what, got_y, yb, ybmag, ny, REL, ABS);
+        /* and a leaky ReLU in the same epilogue: exactly op_act_forward on
+         * the biased output */
+        float *sep = malloc(ny * sizeof *sep);
+        TU_OK(ctx, op_act_forward(ctx, OP_ACT_LEAKY_RELU, 0.2f, ny, by.b, GUARD, by.b, GUARD));
+        dten_get(ctx, &by, sep, what);
+        dten_set(ctx, &by, NULL, NAN);
+        fill_work(ctx, work, nwork);
+        const op_act leaky = OP_ACT_LEAKY_RELU;
+        TU_OK(ctx, op_conv2d_forward_bias(ctx, &s, bx.b, GUARD, bw.b, GUARD, bb.b, GUARD, &leaky,
+                                          0.2f, by.b, GUARD, work));
+        snprintf(what, sizeof what, "%s forward leaky(y + bias)", name);
+        dten_get(ctx, &by, got_y, what);
+        TU_CHECK(memcmp(got_y, sep, ny * sizeof *sep) == 0,
+                 "%s: not the bits of the bias epilogue then op_act_forward", what);
+        int negatives = 0;
+        for (size_t i = 0; i < ny; i++) negatives += sep[i] < 0.0f;
+        TU_CHECK(negatives > 0, "%s: no negative output, so the slope went untested", what);
+        free(sep);
         TU_CHECK(op_conv2d_forward_bias(ctx, &s, bx.b, GUARD, bw.b, GUARD, bb.b,
-                                        2 * GUARD + 1, by.b, GUARD, work) == CLGM_ERR_SHAPE,
+                                        2 * GUARD + 1, NULL, 0.0f, by.b, GUARD,
+                                        work) == CLGM_ERR_SHAPE,
                  "%s: a bias running past its buffer must fail", name);
         clgm_buf_release(ctx, bb.b);
         free(bias); free(yb); free(ybmag);

@@ -229,7 +229,7 @@ static void conv_stack(void)
                 char name[64];
                 snprintf(name, sizeof name, "step0.act.%d", i);
                 nn_tensor a = nn_model_layer_output(net, i);
-                /* a BatchNorm fused with the activation after it keeps no
+                /* a layer fused with the activation after it keeps no
                  * output of its own; the activation's is checked next */
                 if (!a.buf && net->layers[i].act_fused) {
                     fused++;
@@ -240,7 +240,7 @@ static void conv_stack(void)
             const char *fuse_env = getenv("CLGM_FUSE");
             int fuse_off = fuse_env && !strcmp(fuse_env, "0");
             TU_CHECK(fuse_off ? fused == 0 : fused > 0,
-                     "conv stack: %d BatchNorm+activation pairs fused with CLGM_FUSE=%s", fused,
+                     "conv stack: %d layer+activation pairs fused with CLGM_FUSE=%s", fused,
                      fuse_env ? fuse_env : "(unset)");
             cmp_dev(&acts, "step0.output", &y, f, ATOL, RTOL);
             cmp_grads(&grads, f, net, "net");

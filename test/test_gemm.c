@@ -26,6 +26,10 @@ static int small_mode;
 static op_bias case_bias = OP_BIAS_NONE;
 /* check_case passes B in panel-major form (op_gemm_panel_b; check_panels). */
 static int case_panel;
+/* The activation epilogue check_case asks for: 0 none, 1 ReLU, 2 leaky ReLU
+ * with slope 0.2 (check_bias and check_panels cycle through them). */
+static int case_act;
+static const op_act case_acts[] = {OP_ACT_RELU, OP_ACT_LEAKY_RELU};
 
 typedef struct layout {
     int pad;       /* extra floats per row beyond the minimal leading dim */
@@ -95,6 +99,9 @@ static int check_case(clgm_ctx *ctx, const char *backend, op_trans ta, op_trans 
                 double bb = case_bias == OP_BIAS_COLS ? bias[2 + j]
                           : case_bias == OP_BIAS_ROWS ? bias[2 + i] : 0.0;
                 want[ci] = (double)alpha * s + bb + old;
+                /* ReLU and leaky ReLU are monotone and 1-Lipschitz: the
+                 * tolerance carries over */
+                if (case_act && want[ci] < 0) want[ci] *= case_act == 1 ? 0.0 : (double)0.2f;
                 tol[ci] = 2.0 * (K + 4) * u * (fabs((double)alpha) * mag + fabs(old) + fabs(bb)) +
                           1e-37;
             }
@@ -127,10 +134,16 @@ static int check_case(clgm_ctx *ctx, const char *backend, op_trans ta, op_trans 
         TU_OK(ctx, clgm_buf_create(ctx, np * sizeof(float), &bp));
         TU_OK(ctx, clgm_buf_write(ctx, bp, 0, np * sizeof(float), pb));
         TU_OK(ctx, op_gemm_panel_b(ctx, ta, tb, M, N, K, alpha, ba, la->off, lda, bp, 7,
-                                   pstride, beta, bc, lc->off, ldc, case_bias, bbias, 2));
+                                   pstride, beta, bc, lc->off, ldc, case_bias, bbias, 2,
+                                   case_act ? &case_acts[case_act - 1] : NULL, 0.2f));
         clgm_buf_release(ctx, bp);
         free(pb);
-    } else if (case_bias != OP_BIAS_NONE)
+    } else if (case_act)
+        TU_OK(ctx, op_gemm_bias_act_batched(ctx, ta, tb, M, N, K, alpha, ba, la->off, lda, sa,
+                                            bb, lb->off, ldb, sb, beta, bc, lc->off, ldc, sc,
+                                            batch, case_bias, bbias, 2,
+                                            &case_acts[case_act - 1], 0.2f));
+    else if (case_bias != OP_BIAS_NONE)
         TU_OK(ctx, op_gemm_bias_batched(ctx, ta, tb, M, N, K, alpha, ba, la->off, lda, sa, bb,
                                         lb->off, ldb, sb, beta, bc, lc->off, ldc, sc, batch,
                                         case_bias, bbias, 2));
@@ -154,9 +167,9 @@ static int check_case(clgm_ctx *ctx, const char *backend, op_trans ta, op_trans 
         bad++;
     }
     TU_CHECK(bad == 0,
-             "%s %c%c M=%d N=%d K=%d batch=%d alpha=%g beta=%g nan_c=%d bias=%d: %d bad, "
-             "worst C[%zu] = %.9g want %.9g (tol %.3g)", backend, ta ? 'T' : 'N',
-             tb ? 'T' : 'N', M, N, K, batch, alpha, beta, nan_c, (int)case_bias, bad, worst,
+             "%s %c%c M=%d N=%d K=%d batch=%d alpha=%g beta=%g nan_c=%d bias=%d act=%d: %d "
+             "bad, worst C[%zu] = %.9g want %.9g (tol %.3g)", backend, ta ? 'T' : 'N',
+             tb ? 'T' : 'N', M, N, K, batch, alpha, beta, nan_c, (int)case_bias, case_act, bad, worst,
              got[worst], want[worst], tol[worst]);
     clgm_buf_release(ctx, bbias);
     free(bias);
@@ -224,8 +237,10 @@ static void check_panels(clgm_ctx *ctx, const char *backend)
             check_case(ctx, backend, ta, tb, M, N, K, 1.0f, 0.0f, 1, &plain, &plain, &plain, 1,
                        300 + s * 4 + (uint64_t)t);
             case_bias = OP_BIAS_ROWS;
+            case_act = (int)(s + t) % 3;
             check_case(ctx, backend, ta, tb, M, N, K, 0.5f, -2.0f, 1, &pa, &plain, &pc, 0,
                        400 + s * 4 + (uint64_t)t);
+            case_act = 0;
         }
     case_bias = OP_BIAS_NONE;
     case_panel = 0;
@@ -261,7 +276,9 @@ static void check_other_tiles(clgm_ctx *ctx)
 /* The bias epilogue: per column and per row, on every transpose case, for
  * shapes that take each kernel (narrow ones fall back to gemm_naive, wide
  * NT goes through the transpose + TT route), with padding, batches and
- * beta; with a bad mode or a short bias buffer the call fails. */
+ * beta, and each followed by no activation, ReLU and leaky ReLU in turn;
+ * with a bad mode, a short bias buffer or an activation the epilogue does
+ * not have, the call fails. */
 static void check_bias(clgm_ctx *ctx, const char *backend)
 {
     static const int shapes[][3] = {{37, 53, 19}, {3, 40, 10}, {40, 3, 10}, {64, 256, 100},
@@ -275,16 +292,20 @@ static void check_bias(clgm_ctx *ctx, const char *backend)
             for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
                 if (small_mode && s == 3) continue;
                 int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+                case_act = (int)(s + t) % 3;
                 check_case(ctx, backend, ta, tb, M, N, K, 1.0f, 0.0f, 1, &plain, &plain,
                            &plain, 1, seed++);
+                case_act = (int)(s + t + 1) % 3;
                 check_case(ctx, backend, ta, tb, M, N, K, 0.5f, -1.5f, 2, &ga, &plain, &gc, 0,
                            seed++);
+                case_act = (int)(s + t + 2) % 3;
                 check_case(ctx, backend, ta, tb, M, N, K, 2.0f, 1.0f, 1, &plain, &plain, &pc,
                            0, seed++);
             }
         }
     }
     case_bias = OP_BIAS_NONE;
+    case_act = 0;
     clgm_buf *buf;
     TU_OK(ctx, clgm_buf_create(ctx, 64 * sizeof(float), &buf));
     clgm_status st = op_gemm_bias_batched(ctx, OP_N, OP_N, 4, 8, 4, 1, buf, 0, 4, 0, buf, 0, 8,
@@ -294,6 +315,12 @@ static void check_bias(clgm_ctx *ctx, const char *backend)
     st = op_gemm_bias_batched(ctx, OP_N, OP_N, 4, 8, 4, 1, buf, 0, 4, 0, buf, 0, 8, 0, 0, buf,
                               0, 8, 0, 1, (op_bias)7, buf, 0);
     TU_CHECK(st == CLGM_ERR_INVALID_ARG, "%s: bias mode 7 must fail, got %s", backend,
+             clgm_status_str(st));
+    const op_act tanh_act = OP_ACT_TANH;
+    st = op_gemm_bias_act_batched(ctx, OP_N, OP_N, 4, 8, 4, 1, buf, 0, 4, 0, buf, 0, 8, 0, 0,
+                                  buf, 0, 8, 0, 1, OP_BIAS_NONE, NULL, 0, &tanh_act, 0.0f);
+    TU_CHECK(st == CLGM_ERR_INVALID_ARG && strstr(clgm_last_error(ctx), "epilogue"),
+             "%s: a tanh epilogue must fail (it has none), got %s", backend,
              clgm_status_str(st));
     clgm_buf_release(ctx, buf);
 }

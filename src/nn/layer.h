@@ -41,9 +41,10 @@ typedef struct nn_layer {
     size_t y;                     /* acts: output (max batch); views have none */
     int64_t num_batches_tracked;  /* BN; counted on the host */
     int dropout_active;           /* the last forward drew a mask */
-    int act_fused;                /* BN: its forward also applies the next layer
-                                     (ReLU / leaky ReLU) and writes that
-                                     layer's output instead of its own */
+    int act_fused;                /* BN, Dense, Conv2d: its forward also
+                                     applies the next layer (ReLU / leaky
+                                     ReLU) and writes that layer's output
+                                     instead of its own */
 } nn_layer;
 
 const char *nn_layer_type_name(nn_layer_type t);

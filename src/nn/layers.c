@@ -66,14 +66,19 @@ clgm_status nn_layer_forward(nn_model *m, nn_layer *L, int N, clgm_buf *x, size_
     size_t n_in = (size_t)N * L->in_numel;
     clgm_buf *wb;
     size_t wo;
+    /* the next layer's activation, where this one applies it (plan_fusion) */
+    op_act fused = L->act_fused ? act_of(L[1].type) : OP_ACT_RELU;
+    const op_act *act = L->act_fused ? &fused : NULL;
+    const float slope = L->act_fused ? L[1].slope : 0.0f;
     switch (L->type) {
     case NN_LINEAR: {
-        /* y (N,O) = x (N,F) W^T, W (O,F) */
+        /* y (N,O) = act(x (N,F) W^T + b), W (O,F) */
         int F = L->in_shape[0], O = L->out;
         NN_TRY(effective_weight(m, L, &wb, &wo));
-        return op_gemm_bias_batched(ctx, OP_N, OP_T, N, O, F, 1.0f, x, xoff, F, 0, wb, wo, F, 0,
-                                    0.0f, y, yoff, O, 0, 1,
-                                    L->bias ? OP_BIAS_COLS : OP_BIAS_NONE, m->params, L->b);
+        return op_gemm_bias_act_batched(ctx, OP_N, OP_T, N, O, F, 1.0f, x, xoff, F, 0, wb, wo,
+                                        F, 0, 0.0f, y, yoff, O, 0, 1,
+                                        L->bias ? OP_BIAS_COLS : OP_BIAS_NONE, m->params, L->b,
+                                        act, slope);
     }
     case NN_CONV2D:
     case NN_CONVT2D: {
@@ -82,7 +87,7 @@ clgm_status nn_layer_forward(nn_model *m, nn_layer *L, int N, clgm_buf *x, size_
         m->convws_cols_of = -1;
         if (L->type == NN_CONV2D) {
             NN_TRY(op_conv2d_forward_bias(ctx, &s, x, xoff, wb, wo, L->bias ? m->params : NULL,
-                                          L->b, y, yoff, m->convws));
+                                          L->b, act, slope, y, yoff, m->convws));
             m->convws_cols_of = (int)(L - m->layers);
             return CLGM_OK;
         }
@@ -97,13 +102,11 @@ clgm_status nn_layer_forward(nn_model *m, nn_layer *L, int N, clgm_buf *x, size_
             return clgm_fail(ctx, CLGM_ERR_SHAPE,
                              "layer %d (batchnorm): train mode needs more than one value per "
                              "channel (batch %d, %d per sample)", (int)(L - m->layers), N, HW);
-        op_act act = L->act_fused ? act_of(L[1].type) : OP_ACT_RELU;
         NN_TRY(op_batchnorm_forward(ctx, m->last_training, N, C, HW, L->eps, L->momentum, x,
                                     xoff, m->params, L->w, m->params, L->b, m->buffers,
                                     L->run_mean, m->buffers, L->run_var, m->work,
-                                    L->save_mean, m->work, L->save_invstd,
-                                    L->act_fused ? &act : NULL, L->act_fused ? L[1].slope : 0.0f,
-                                    y, yoff));
+                                    L->save_mean, m->work, L->save_invstd, act, slope, y,
+                                    yoff));
         if (m->last_training) L->num_batches_tracked++;
         return CLGM_OK;
     }

@@ -422,11 +422,12 @@ void nn_model_keep_output(nn_model *m, int layer)
     if (layer >= 0 && layer < m->n_layers) m->layers[layer].act_fused = 0;
 }
 
-/* BatchNorm then ReLU / leaky ReLU: one pass (op_batchnorm_forward with an act). The
- * activation's backward reads its own output, and BatchNorm's reads its
- * input, so nothing needs the BatchNorm's output but callers that ask for
- * it (nn_model_keep_output). $CLGM_FUSE=0 keeps every output, and zeroes
- * the weights' gradients in nn_model_zero_grad (no lazy zeroing). */
+/* BatchNorm, Dense or Conv2d then ReLU / leaky ReLU: one pass (the act in
+ * op_batchnorm_forward, or in the GEMM's epilogue). The activation's
+ * backward reads its own output, and the first layer's reads its input, so
+ * nothing needs the first layer's output but callers that ask for it
+ * (nn_model_keep_output). $CLGM_FUSE=0 keeps every output, and zeroes the
+ * weights' gradients in nn_model_zero_grad (no lazy zeroing). */
 static void plan_fusion(nn_model *m)
 {
     const char *env = getenv("CLGM_FUSE");
@@ -437,7 +438,8 @@ static void plan_fusion(nn_model *m)
     for (int i = 0; i + 1 < m->n_layers; i++) {
         nn_layer *L = &m->layers[i];
         nn_layer_type next = L[1].type;
-        L->act_fused = L->type == NN_BATCHNORM && (next == NN_RELU || next == NN_LEAKYRELU);
+        L->act_fused = (L->type == NN_BATCHNORM || L->type == NN_LINEAR ||
+                        L->type == NN_CONV2D) && (next == NN_RELU || next == NN_LEAKYRELU);
     }
 }
 

@@ -135,10 +135,10 @@ clgm_status nn_model_zero_grad(nn_model *m);
  * (before an optimizer step or any other reader without a backward). */
 clgm_status nn_model_settle_grads(nn_model *m);
 
-/* Views for the batch of the last forward. A BatchNorm followed by ReLU or
- * leaky ReLU runs as one kernel that writes only the activation's output:
- * the BatchNorm layer's view then has .buf NULL, unless nn_model_keep_output
- * asked for it (before the forward). */
+/* Views for the batch of the last forward. A BatchNorm, Dense or Conv2d
+ * followed by ReLU or leaky ReLU runs as one pass that writes only the
+ * activation's output: the first layer's view then has .buf NULL, unless
+ * nn_model_keep_output asked for it (before the forward). */
 nn_tensor nn_model_output(const nn_model *m);
 nn_tensor nn_model_layer_output(const nn_model *m, int layer);
 void nn_model_keep_output(nn_model *m, int layer);

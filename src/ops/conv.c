@@ -247,23 +247,25 @@ static clgm_status swap01_panels(clgm_ctx *ctx, clgm_buf *in, size_t ioff, int A
  * wrote it with panel width pw); bias (one per output channel, a row of the
  * product) may be NULL. */
 static clgm_status grid_from_col(clgm_ctx *ctx, const geom *g, int pw, clgm_buf *w,
-                                 size_t woff, clgm_buf *bias, size_t boff, clgm_buf *grid,
-                                 size_t goff, clgm_buf *work)
+                                 size_t woff, clgm_buf *bias, size_t boff, const op_act *act,
+                                 float slope, clgm_buf *grid, size_t goff, clgm_buf *work)
 {
     int rows = (int)geom_rows(g), np = (int)geom_np(g), hw = g->Ho * g->Wo;
     size_t toff = t_off(g);
     op_bias bm = bias ? OP_BIAS_ROWS : OP_BIAS_NONE;
     if (!pw && grid_direct(g))
-        return op_gemm_bias_batched(ctx, OP_N, OP_N, g->Co, hw, rows, 1.0f, w, woff, rows, 0,
-                                    work, col_off(g), np, (size_t)hw, 0.0f, grid, goff, hw,
-                                    (size_t)g->Co * hw, g->N, bm, bias, boff);
+        return op_gemm_bias_act_batched(ctx, OP_N, OP_N, g->Co, hw, rows, 1.0f, w, woff,
+                                        rows, 0, work, col_off(g), np, (size_t)hw, 0.0f, grid,
+                                        goff, hw, (size_t)g->Co * hw, g->N, bm, bias, boff,
+                                        act, slope);
     if (pw)
         CLGM_TRY(op_gemm_panel_b(ctx, OP_N, OP_N, g->Co, np, rows, 1.0f, w, woff, rows, work,
-                                 col_off(g), rows * pw, 0.0f, work, toff, np, bm, bias, boff));
+                                 col_off(g), rows * pw, 0.0f, work, toff, np, bm, bias, boff,
+                                 act, slope));
     else
-        CLGM_TRY(op_gemm_bias_batched(ctx, OP_N, OP_N, g->Co, np, rows, 1.0f, w, woff, rows,
-                                      0, work, col_off(g), np, 0, 0.0f, work, toff, np, 0, 1,
-                                      bm, bias, boff));
+        CLGM_TRY(op_gemm_bias_act_batched(ctx, OP_N, OP_N, g->Co, np, rows, 1.0f, w, woff,
+                                          rows, 0, work, col_off(g), np, 0, 0.0f, work, toff,
+                                          np, 0, 1, bm, bias, boff, act, slope));
     return swap01(ctx, work, toff, g->Co, g->N, hw, grid, goff);
 }
 
@@ -275,7 +277,7 @@ static clgm_status image_from_t(clgm_ctx *ctx, const geom *g, int tp, clgm_buf *
     if (tp)
         CLGM_TRY(op_gemm_panel_b(ctx, OP_T, OP_N, rows, np, g->Co, 1.0f, w, woff, rows, work,
                                  t_off(g), g->Co * tp, 0.0f, work, col_off(g), np,
-                                 OP_BIAS_NONE, NULL, 0));
+                                 OP_BIAS_NONE, NULL, 0, NULL, 0.0f));
     else
         CLGM_TRY(op_gemm(ctx, OP_T, OP_N, rows, np, g->Co, 1.0f, w, woff, rows, work,
                          t_off(g), np, 0.0f, work, col_off(g), np));
@@ -317,21 +319,23 @@ static clgm_status check_call(clgm_ctx *ctx, const op_conv_shape *s, int transpo
 
 clgm_status op_conv2d_forward_bias(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,
                                    size_t xoff, clgm_buf *w, size_t woff, clgm_buf *bias,
-                                   size_t boff, clgm_buf *y, size_t yoff, clgm_buf *work)
+                                   size_t boff, const op_act *act, float slope, clgm_buf *y,
+                                   size_t yoff, clgm_buf *work)
 {
     CLGM_TRY(check_call(ctx, s, 0, 1, x, xoff, w, woff, y, yoff, "y", NULL, 0, NULL, 0, work));
     if (bias) CLGM_TRY(ops_check_buf(ctx, "conv2d", "bias", bias, boff, (size_t)s->OC));
     geom g = geom_of(s, 0);
     int pw = grid_col_width(ctx, &g);
     CLGM_TRY(im2col(ctx, &g, x, xoff, work, pw));
-    return grid_from_col(ctx, &g, pw, w, woff, bias, boff, y, yoff, work);
+    return grid_from_col(ctx, &g, pw, w, woff, bias, boff, act, slope, y, yoff, work);
 }
 
 clgm_status op_conv2d_forward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,
                               size_t xoff, clgm_buf *w, size_t woff, clgm_buf *y,
                               size_t yoff, clgm_buf *work)
 {
-    return op_conv2d_forward_bias(ctx, s, x, xoff, w, woff, NULL, 0, y, yoff, work);
+    return op_conv2d_forward_bias(ctx, s, x, xoff, w, woff, NULL, 0, NULL, 0.0f, y, yoff,
+                                  work);
 }
 
 static clgm_status conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,
@@ -418,5 +422,5 @@ clgm_status op_convt2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf 
     }
     if (!dx) return CLGM_OK;
     if (dw && pw) CLGM_TRY(im2col(ctx, &g, dy, dyoff, work, pw));
-    return grid_from_col(ctx, &g, pw, w, woff, NULL, 0, dx, dxoff, work);
+    return grid_from_col(ctx, &g, pw, w, woff, NULL, 0, NULL, 0.0f, dx, dxoff, work);
 }

@@ -20,8 +20,12 @@ typedef struct gemm_args {
     op_bias bmode;      /* epilogue: bias per column or row of C, or none */
     clgm_buf *bias;     /* C itself when there is none (never read) */
     size_t bias_off;
+    int act;            /* then 0, or GEMM_ACT_RELU / GEMM_ACT_LEAKY with slope */
+    float slope;
     int bp;             /* B panel-major (op_gemm_panel_b), ldb its panel stride */
 } gemm_args;
+
+enum { GEMM_ACT_NONE = 0, GEMM_ACT_RELU = 1, GEMM_ACT_LEAKY = 2 };
 
 /* ---- argument checks ---- */
 
@@ -101,11 +105,11 @@ static clgm_status launch_naive(clgm_ctx *ctx, const char *options, const gemm_a
 {
     size_t gl[3] = {(size_t)g->N, (size_t)g->M, (size_t)g->batch}, l[3] = {16, 16, 1};
     fit_local(ctx, l);
-    return clgm_launch(ctx, "gemm", options, "gemm_naive", 3, gl, l, "iiiiifbiiibiiifbiiibii",
+    return clgm_launch(ctx, "gemm", options, "gemm_naive", 3, gl, l, "iiiiifbiiibiiifbiiibiiif",
                        g->ta, g->tb, g->M, g->N, g->K, (double)g->alpha, g->A, (int)g->aoff,
                        g->lda, (int)g->sa, g->B, (int)g->boff, g->ldb, (int)g->sb,
                        (double)g->beta, g->C, (int)g->coff, g->ldc, (int)g->sc, g->bias,
-                       (int)g->bias_off, (int)g->bmode);
+                       (int)g->bias_off, (int)g->bmode, g->act, (double)g->slope);
 }
 
 /* One launch of a register-blocked kernel over tile_rows x tile_cols tiles;
@@ -118,11 +122,11 @@ static clgm_status launch_tiles(clgm_ctx *ctx, const gemm_params *p, const char 
     size_t gl[3] = {(size_t)tx, (size_t)ty, (size_t)g->batch};
     size_t l[3] = {(size_t)p->lx, (size_t)p->ly, 1};
     fit_local(ctx, l);
-    return clgm_launch(ctx, "gemm", opt, kernel, 3, gl, l, "iiifbiiibiiifbiiibiii", g->M,
+    return clgm_launch(ctx, "gemm", opt, kernel, 3, gl, l, "iiifbiiibiiifbiiibiiifi", g->M,
                        g->N, g->K, (double)g->alpha, g->A, (int)g->aoff, g->lda, (int)g->sa,
                        g->B, (int)g->boff, g->ldb, (int)g->sb, (double)g->beta, g->C,
                        (int)g->coff, g->ldc, (int)g->sc, g->bias, (int)g->bias_off,
-                       (int)g->bmode, g->bp);
+                       (int)g->bmode, g->act, (double)g->slope, g->bp);
 }
 
 /* Copies A (M x K, not transposed) into scratch as A^T (K x M) and runs
@@ -252,14 +256,14 @@ static clgm_status clblast_fail(clgm_ctx *ctx, CLBlastStatusCode c, const char *
                      ctx->info.name);
 }
 
-/* CLBlast has no epilogue: the bias in a pass of its own. */
+/* CLBlast has no epilogue: bias and activation in a pass of their own. */
 static clgm_status bias_pass(clgm_ctx *ctx, const gemm_args *g)
 {
     size_t gl[3] = {(size_t)g->N, (size_t)g->M, (size_t)g->batch}, l[3] = {16, 16, 1};
     fit_local(ctx, l);
-    return clgm_launch(ctx, "gemm", NULL, "gemm_bias_pass", 3, gl, l, "iibiiibii", g->M, g->N,
-                       g->C, (int)g->coff, g->ldc, (int)g->sc, g->bias, (int)g->bias_off,
-                       (int)g->bmode);
+    return clgm_launch(ctx, "gemm", NULL, "gemm_bias_pass", 3, gl, l, "iibiiibiiif", g->M,
+                       g->N, g->C, (int)g->coff, g->ldc, (int)g->sc, g->bias,
+                       (int)g->bias_off, (int)g->bmode, g->act, (double)g->slope);
 }
 
 static clgm_status launch_clblast(clgm_ctx *ctx, const gemm_args *g)
@@ -306,23 +310,28 @@ void gemm_set_observer(gemm_observer fn, void *user)
     observer_user = user;
 }
 
-clgm_status op_gemm_bias_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N,
-                                 int K, float alpha, clgm_buf *A, size_t aoff, int lda,
-                                 size_t stride_a, clgm_buf *B, size_t boff, int ldb,
-                                 size_t stride_b, float beta, clgm_buf *C, size_t coff,
-                                 int ldc, size_t stride_c, int batch, op_bias bias_mode,
-                                 clgm_buf *bias, size_t bias_off)
+/* The activation as the kernels take it (act NULL: none). */
+static clgm_status set_act(clgm_ctx *ctx, gemm_args *g, const op_act *act, float slope)
 {
-    gemm_args g = {.ta = (int)ta, .tb = (int)tb, .M = M, .N = N, .K = K, .batch = batch,
-                   .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C, .aoff = aoff,
-                   .boff = boff, .coff = coff, .sa = stride_a, .sb = stride_b,
-                   .sc = stride_c, .lda = lda, .ldb = ldb, .ldc = ldc, .bmode = bias_mode,
-                   .bias = bias_mode == OP_BIAS_NONE ? C : bias,
-                   .bias_off = bias_mode == OP_BIAS_NONE ? 0 : bias_off};
-    CLGM_TRY(check_args(ctx, &g));
-    if (M == 0 || N == 0 || batch == 0) return CLGM_OK;
+    g->act = GEMM_ACT_NONE;
+    g->slope = 0.0f;
+    if (!act) return CLGM_OK;
+    if (*act == OP_ACT_RELU) g->act = GEMM_ACT_RELU;
+    else if (*act == OP_ACT_LEAKY_RELU) g->act = GEMM_ACT_LEAKY;
+    else
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                         "gemm: activation %d has no epilogue (ReLU and leaky ReLU have)",
+                         (int)*act);
+    g->slope = slope;
+    return CLGM_OK;
+}
+
+/* A checked, unpanelled product: the backend's route. */
+static clgm_status dispatch(clgm_ctx *ctx, const gemm_args *g)
+{
+    if (g->M == 0 || g->N == 0 || g->batch == 0) return CLGM_OK;
     if (observer) {
-        gemm_shape s = {g.ta, g.tb, M, N, K, batch, 0};
+        gemm_shape s = {g->ta, g->tb, g->M, g->N, g->K, g->batch, 0};
         observer(observer_user, &s);
     }
 
@@ -330,20 +339,52 @@ clgm_status op_gemm_bias_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M,
     CLGM_TRY(gemm_params_get(ctx, &p));
     gemm_backend b;
     CLGM_TRY(gemm_backend_forced(ctx, &b));
-    if (b == GEMM_AUTO) b = gemm_backend_choose(&p, g.ta, g.tb, M, N, K, batch);
-    if (b == GEMM_CLBLAST && K == 0) b = GEMM_NAIVE; /* CLBlast rejects K = 0 */
+    if (b == GEMM_AUTO) b = gemm_backend_choose(&p, g->ta, g->tb, g->M, g->N, g->K, g->batch);
+    if (b == GEMM_CLBLAST && g->K == 0) b = GEMM_NAIVE; /* CLBlast rejects K = 0 */
 
     switch (b) {
     case GEMM_CLBLAST:
-        CLGM_TRY(launch_clblast(ctx, &g));
-        return g.bmode == OP_BIAS_NONE ? CLGM_OK : bias_pass(ctx, &g);
+        CLGM_TRY(launch_clblast(ctx, g));
+        return g->bmode == OP_BIAS_NONE && g->act == GEMM_ACT_NONE ? CLGM_OK
+                                                                    : bias_pass(ctx, g);
     case GEMM_NAIVE: {
         char options[160];
         gemm_build_options(&p, options, sizeof options);
-        return launch_naive(ctx, options[0] ? options : NULL, &g);
+        return launch_naive(ctx, options[0] ? options : NULL, g);
     }
-    default: return launch_own(ctx, &p, &g);
+    default: return launch_own(ctx, &p, g);
     }
+}
+
+clgm_status op_gemm_bias_act_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N,
+                                     int K, float alpha, clgm_buf *A, size_t aoff, int lda,
+                                     size_t stride_a, clgm_buf *B, size_t boff, int ldb,
+                                     size_t stride_b, float beta, clgm_buf *C, size_t coff,
+                                     int ldc, size_t stride_c, int batch, op_bias bias_mode,
+                                     clgm_buf *bias, size_t bias_off, const op_act *act,
+                                     float slope)
+{
+    gemm_args g = {.ta = (int)ta, .tb = (int)tb, .M = M, .N = N, .K = K, .batch = batch,
+                   .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C, .aoff = aoff,
+                   .boff = boff, .coff = coff, .sa = stride_a, .sb = stride_b,
+                   .sc = stride_c, .lda = lda, .ldb = ldb, .ldc = ldc, .bmode = bias_mode,
+                   .bias = bias_mode == OP_BIAS_NONE ? C : bias,
+                   .bias_off = bias_mode == OP_BIAS_NONE ? 0 : bias_off};
+    CLGM_TRY(set_act(ctx, &g, act, slope));
+    CLGM_TRY(check_args(ctx, &g));
+    return dispatch(ctx, &g);
+}
+
+clgm_status op_gemm_bias_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N,
+                                 int K, float alpha, clgm_buf *A, size_t aoff, int lda,
+                                 size_t stride_a, clgm_buf *B, size_t boff, int ldb,
+                                 size_t stride_b, float beta, clgm_buf *C, size_t coff,
+                                 int ldc, size_t stride_c, int batch, op_bias bias_mode,
+                                 clgm_buf *bias, size_t bias_off)
+{
+    return op_gemm_bias_act_batched(ctx, ta, tb, M, N, K, alpha, A, aoff, lda, stride_a, B,
+                                    boff, ldb, stride_b, beta, C, coff, ldc, stride_c, batch,
+                                    bias_mode, bias, bias_off, NULL, 0.0f);
 }
 
 clgm_status op_gemm_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N,
@@ -408,11 +449,14 @@ static clgm_status gemm_unpacked(clgm_ctx *ctx, const gemm_params *p, const gemm
     clgm_status st = clgm_launch(ctx, "gemm", options[0] ? options : NULL, "gemm_unpanel", 3,
                                  gl, l, "iibiibii", rows, cols, g->B, (int)g->boff, g->ldb,
                                  plain, 0, cols);
-    if (st == CLGM_OK)
-        st = op_gemm_bias_batched(ctx, (op_trans)g->ta, (op_trans)g->tb, g->M, g->N, g->K,
-                                  g->alpha, g->A, g->aoff, g->lda, 0, plain, 0, cols, 0,
-                                  g->beta, g->C, g->coff, g->ldc, 0, 1, g->bmode, g->bias,
-                                  g->bias_off);
+    if (st == CLGM_OK) {
+        gemm_args u = *g;
+        u.B = plain;
+        u.boff = 0;
+        u.ldb = cols;
+        u.bp = 0;
+        st = dispatch(ctx, &u);
+    }
     clgm_buf_release(ctx, plain); /* in-order queue: reuse waits for the GEMM */
     return st;
 }
@@ -421,7 +465,7 @@ clgm_status op_gemm_panel_b(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int 
                             float alpha, clgm_buf *A, size_t aoff, int lda, clgm_buf *B,
                             size_t boff, int panel_stride, float beta, clgm_buf *C,
                             size_t coff, int ldc, op_bias bias_mode, clgm_buf *bias,
-                            size_t bias_off)
+                            size_t bias_off, const op_act *act, float slope)
 {
     gemm_params p;
     CLGM_TRY(gemm_params_get(ctx, &p));
@@ -448,6 +492,7 @@ clgm_status op_gemm_panel_b(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int 
                    .ldc = ldc, .bmode = bias_mode,
                    .bias = bias_mode == OP_BIAS_NONE ? C : bias,
                    .bias_off = bias_mode == OP_BIAS_NONE ? 0 : bias_off, .bp = 1};
+    CLGM_TRY(set_act(ctx, &g, act, slope));
     /* B checked as `panels` rows of rows*pw floats, panel_stride apart */
     if (rows > 0 && cols > 0)
         CLGM_TRY(check_matrix(ctx, "B (panels)", B, boff, 0, 1, panels, rows * pw,
@@ -475,9 +520,10 @@ clgm_status op_gemm_panel_b(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int 
         return launch_tiles(ctx, &p, options[0] ? options : NULL, ta ? "gemm_tn" : "gemm_nn",
                             p.tm, pw, &g);
     }
-    if (K == 0) /* C = beta C (+ bias): no B to read */
-        return op_gemm_bias_batched(ctx, ta, tb, M, N, K, alpha, A, aoff, lda, 0, B, boff,
-                                    tb ? 0 : N, 0, beta, C, coff, ldc, 0, 1, bias_mode, bias,
-                                    bias_off);
+    if (K == 0) { /* C = act(beta C + bias): no B to read */
+        g.ldb = tb ? 0 : N;
+        g.bp = 0;
+        return dispatch(ctx, &g);
+    }
     return gemm_unpacked(ctx, &p, &g, rows, cols);
 }

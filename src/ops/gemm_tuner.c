@@ -79,7 +79,7 @@ static clgm_status run_once(clgm_ctx *ctx, tune_shape *t)
         }
         return op_gemm_panel_b(ctx, (op_trans)s->ta, OP_N, s->M, s->N, s->K, 1.0f, t->A, 0,
                                lda, t->Bp, 0, s->K * pw, 0.0f, t->C, 0, s->N, OP_BIAS_NONE,
-                               NULL, 0);
+                               NULL, 0, NULL, 0.0f);
     }
     return op_gemm_batched(ctx, (op_trans)s->ta, (op_trans)s->tb, s->M, s->N, s->K, 1.0f,
                            t->A, 0, lda, (size_t)s->M * s->K, t->B, 0, ldb,

@@ -57,6 +57,18 @@ clgm_status op_gemm_bias_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M,
                                  size_t stride_b, float beta, clgm_buf *C, size_t coff,
                                  int ldc, size_t stride_c, int batch, op_bias bias_mode,
                                  clgm_buf *bias, size_t bias_off);
+/* The same, then an activation on each element of C as it is stored:
+ * C = act(alpha op(A) op(B) + bias + beta C), act NULL (none), OP_ACT_RELU or
+ * OP_ACT_LEAKY_RELU with slope; the bits op_act_forward gives on the result
+ * (a Dense or conv layer and its activation in one pass over C). */
+typedef enum { OP_ACT_RELU, OP_ACT_LEAKY_RELU, OP_ACT_TANH, OP_ACT_SIGMOID } op_act;
+clgm_status op_gemm_bias_act_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N,
+                                     int K, float alpha, clgm_buf *A, size_t aoff, int lda,
+                                     size_t stride_a, clgm_buf *B, size_t boff, int ldb,
+                                     size_t stride_b, float beta, clgm_buf *C, size_t coff,
+                                     int ldc, size_t stride_c, int batch, op_bias bias_mode,
+                                     clgm_buf *bias, size_t bias_off, const op_act *act,
+                                     float slope);
 
 /* Panel-major B (cl/gemm.cl): B's contiguous dimension (N when tb is OP_N,
  * K when OP_T) cut into panels as wide as the own kernels' tiles, the last
@@ -67,13 +79,14 @@ clgm_status op_gemm_bias_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M,
  * depends only on the GEMM parameters, so a producer and a later consumer
  * agree. The own NN/TN kernels read the panels; B^T (tb OP_T) and a
  * back-end that takes plain matrices only (CLGM_GEMM forcing one) get B
- * unpacked into scratch first. Not with OP_BIAS_COLS. */
+ * unpacked into scratch first. Not with OP_BIAS_COLS; act as in
+ * op_gemm_bias_act_batched. */
 int op_gemm_panel_width(clgm_ctx *ctx, size_t cols);
 clgm_status op_gemm_panel_b(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N, int K,
                             float alpha, clgm_buf *A, size_t aoff, int lda, clgm_buf *B,
                             size_t boff, int panel_stride, float beta, clgm_buf *C,
                             size_t coff, int ldc, op_bias bias_mode, clgm_buf *bias,
-                            size_t bias_off);
+                            size_t bias_off, const op_act *act, float slope);
 
 /* ---- convolution family (ops/conv.c, cl/conv.cl) ---- */
 typedef struct op_conv_shape {
@@ -92,12 +105,13 @@ size_t op_conv_workspace(const op_conv_shape *s, int transposed);
 clgm_status op_conv2d_forward(clgm_ctx *ctx, const op_conv_shape *s,
                               clgm_buf *x, size_t xoff, clgm_buf *w, size_t woff,
                               clgm_buf *y, size_t yoff, clgm_buf *work);
-/* The same plus bias[c] on output channel c (bias NULL: none), added in the
- * GEMM's epilogue rather than in a pass over y. */
+/* The same plus bias[c] on output channel c (bias NULL: none), then act
+ * (NULL: none; ReLU or leaky ReLU with slope, as op_gemm_bias_act_batched),
+ * both in the GEMM's epilogue rather than in passes over y. */
 clgm_status op_conv2d_forward_bias(clgm_ctx *ctx, const op_conv_shape *s,
                                    clgm_buf *x, size_t xoff, clgm_buf *w, size_t woff,
-                                   clgm_buf *bias, size_t boff, clgm_buf *y, size_t yoff,
-                                   clgm_buf *work);
+                                   clgm_buf *bias, size_t boff, const op_act *act,
+                                   float slope, clgm_buf *y, size_t yoff, clgm_buf *work);
 /* dx (overwrite, may be NULL to skip) and dw (+=, or = with s->dw_overwrite) from dy. */
 clgm_status op_conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s,
                                clgm_buf *x, size_t xoff, clgm_buf *w, size_t woff,
@@ -139,7 +153,7 @@ clgm_status op_upsample_backward(clgm_ctx *ctx, int N, int C, int H, int W,
                                  clgm_buf *dx, size_t dxoff);
 
 /* ---- elementwise, bias, normalization (ops/act.c, ops/norm.c) ---- */
-typedef enum { OP_ACT_RELU, OP_ACT_LEAKY_RELU, OP_ACT_TANH, OP_ACT_SIGMOID } op_act;
+/* (op_act: with the GEMM epilogue above) */
 /* y = act(x); x == y (same buffer and offset) is allowed. */
 clgm_status op_act_forward(clgm_ctx *ctx, op_act act, float slope, size_t n,
                            clgm_buf *x, size_t xoff, clgm_buf *y, size_t yoff);
