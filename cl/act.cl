@@ -28,8 +28,8 @@ __kernel void NAME##_backward(__global const float *y, int yoff,              \
 
 // relu'(0) = 0 and leaky'(0) = slope, as PyTorch; NaN passes through (fmax
 // would hide it) so a diverging run shows (ACT_RELU etc.: common.cl).
-ACT_KERNELS(relu, ACT_RELU(v), o > 0.0f ? g : 0.0f)
-ACT_KERNELS(leaky_relu, ACT_LEAKY_RELU(v, slope), o > 0.0f ? g : slope * g)
+ACT_KERNELS(relu, ACT_RELU(v), ACT_RELU_GRAD(o, g))
+ACT_KERNELS(leaky_relu, ACT_LEAKY_RELU(v, slope), ACT_LEAKY_RELU_GRAD(o, g, slope))
 ACT_KERNELS(tanh, tanh(v), g * (1.0f - o * o))
 // 1/(1+e^-v) is accurate for every v: e^-v overflowing to inf gives 0.
 ACT_KERNELS(sigmoid, 1.0f / (1.0f + exp(-v)), g * o * (1.0f - o))

@@ -53,6 +53,13 @@ float group_sum(__local float *buf, float v)
 // passes through (fmax would hide it), as PyTorch.
 #define ACT_RELU(v) ((v) < 0.0f ? 0.0f : (v))
 #define ACT_LEAKY_RELU(v, slope) ((v) > 0.0f ? (v) : (slope) * (v))
+// Their backward from the forward output o and the gradient g, shared by
+// act.cl and the kernels that fold it into the gradient they write (gemm.cl,
+// conv.cl). ACT_GRAD_SEL is either, by a flag, as selects rather than
+// branches (a branch around a load stopped PoCL vectorizing col2im: 6x).
+#define ACT_RELU_GRAD(o, g) ((o) > 0.0f ? (g) : 0.0f)
+#define ACT_LEAKY_RELU_GRAD(o, g, slope) ((o) > 0.0f ? (g) : (slope) * (g))
+#define ACT_GRAD_SEL(relu, o, g, slope) ((o) > 0.0f ? (g) : (relu) ? 0.0f : (slope) * (g))
 
 // Fixed-order horizontal sum.
 float hsum8(float8 a)

@@ -92,7 +92,7 @@ IM2COL_KERNEL(im2col_k4, 4, 4, FULL_UNROLL)
 // k = r + m*stride at grid position o = qt - m, for m = 0 .. ceil(K/stride)-1
 // while k < K and 0 <= o < OH: MH_ x MW_ candidates, rows then columns.
 // Dim 0: pixel q = iy*W + ix within the plane; dim 1: plane n*C + c.
-#define COL2IM_BODY(MH_, MW_, UNROLL)                                           \
+#define COL2IM_BODY(MH_, MW_, UNROLL, MASKED)                                   \
     int q = get_global_id(0), nc = get_global_id(1);                           \
     if (q >= H * W || nc >= N * C) return;                                     \
     int n = fdiv(nc, C), c = nc - n * C;                                       \
@@ -113,23 +113,31 @@ IM2COL_KERNEL(im2col_k4, 4, 4, FULL_UNROLL)
             acc += ok ? v : 0.0f;                                              \
         }                                                                      \
     }                                                                          \
-    img[ioff + nc * H * W + q] = acc;
+    int at = nc * H * W + q;                                                   \
+    img[ioff + at] = MASKED ? ACT_GRAD_SEL(relu, mk[moff + at], acc, slope) : acc;
 
+// The *_dgrad entry points (MASKED) write the input gradient of a ReLU
+// (relu 1) / leaky ReLU (0, slope) whose forward output lies at mk + moff,
+// laid out as img: act'(y) * the sum, the activation's backward in the same
+// pass (common.cl). The plain ones ignore those arguments.
 #define COL2IM_ARGS                                                             \
     __global const float *col, int coff, int N, int C, int H, int W, int KH,   \
         int KW, int stride, int pad, int OH, int OW, __global float *img,      \
-        int ioff
+        int ioff, __global const float *mk, int moff, int relu, float slope
 
-__kernel void col2im(COL2IM_ARGS)
-{
-    int MH = (KH + stride - 1) / stride, MW = (KW + stride - 1) / stride;
-    COL2IM_BODY(MH, MW, NO_UNROLL)
-}
+#define COL2IM_KERNELS(MASKED, SUFFIX)                                         \
+    __kernel void col2im##SUFFIX(COL2IM_ARGS)                                  \
+    {                                                                          \
+        int MH = (KH + stride - 1) / stride, MW = (KW + stride - 1) / stride;  \
+        COL2IM_BODY(MH, MW, NO_UNROLL, MASKED)                                 \
+    }                                                                          \
+    __kernel void col2im_m1##SUFFIX(COL2IM_ARGS) { COL2IM_BODY(1, 1, FULL_UNROLL, MASKED) } \
+    __kernel void col2im_m2##SUFFIX(COL2IM_ARGS) { COL2IM_BODY(2, 2, FULL_UNROLL, MASKED) } \
+    __kernel void col2im_m3##SUFFIX(COL2IM_ARGS) { COL2IM_BODY(3, 3, FULL_UNROLL, MASKED) } \
+    __kernel void col2im_m4##SUFFIX(COL2IM_ARGS) { COL2IM_BODY(4, 4, FULL_UNROLL, MASKED) }
 // ceil(K/stride) = 1 (K <= stride), 2 (k3 s2, k4 s2), 3 (k3 s1, k5 s2), 4 (k4 s1)
-__kernel void col2im_m1(COL2IM_ARGS) { COL2IM_BODY(1, 1, FULL_UNROLL) }
-__kernel void col2im_m2(COL2IM_ARGS) { COL2IM_BODY(2, 2, FULL_UNROLL) }
-__kernel void col2im_m3(COL2IM_ARGS) { COL2IM_BODY(3, 3, FULL_UNROLL) }
-__kernel void col2im_m4(COL2IM_ARGS) { COL2IM_BODY(4, 4, FULL_UNROLL) }
+COL2IM_KERNELS(0, )
+COL2IM_KERNELS(1, _dgrad)
 
 // col2im for kernel 4x4, stride 2, pad 1 with H = 2*OH and W = 2*OW (the
 // DCGAN up- and down-sampling layers), as a 2x2 block per grid position:
@@ -151,39 +159,55 @@ __kernel void col2im_m4(COL2IM_ARGS) { COL2IM_BODY(4, 4, FULL_UNROLL) }
         acc += ok ? v : 0.0f;                                                  \
     }
 // Scalar stores: a vstore2 per row pair measured 2-3x slower on PoCL.
-#define COL2IM_K4S2_PIXEL(EY, EX)                                              \
+#define COL2IM_K4S2_PIXEL(EY, EX, MASKED)                                      \
     {                                                                          \
         float acc = 0.0f;                                                      \
         COL2IM_K4S2_TAP(EY, EX, 0, 0) COL2IM_K4S2_TAP(EY, EX, 0, 1)           \
         COL2IM_K4S2_TAP(EY, EX, 1, 0) COL2IM_K4S2_TAP(EY, EX, 1, 1)           \
-        dst[(EY) * 2 * OW + (EX)] = acc;                                       \
+        const int at = (EY) * 2 * OW + (EX);                                  \
+        dst[at] = MASKED ? ACT_GRAD_SEL(relu, msk[at], acc, slope) : acc;      \
     }
-#define COL2IM_K4S2_BODY                                                       \
+#define COL2IM_K4S2_BODY(MASKED)                                               \
     int n = fdiv(j, ohw), q = j - n * ohw;                                     \
     int a = fdiv(q, OW), b = q - a * OW;                                       \
     __global const float *src = col + coff + c * 16 * np + j;                 \
-    __global float *dst = img + ioff + ((n * C + c) * 2 * OH + 2 * a) * 2 * OW + 2 * b; \
-    COL2IM_K4S2_PIXEL(0, 0) COL2IM_K4S2_PIXEL(0, 1)                           \
-    COL2IM_K4S2_PIXEL(1, 0) COL2IM_K4S2_PIXEL(1, 1)
+    const int o = ((n * C + c) * 2 * OH + 2 * a) * 2 * OW + 2 * b;           \
+    __global float *dst = img + ioff + o;                                      \
+    __global const float *msk = mk + moff + o;                                 \
+    COL2IM_K4S2_PIXEL(0, 0, MASKED) COL2IM_K4S2_PIXEL(0, 1, MASKED)           \
+    COL2IM_K4S2_PIXEL(1, 0, MASKED) COL2IM_K4S2_PIXEL(1, 1, MASKED)
 
-__kernel void col2im_k4s2p1(__global const float *col, int coff, int N, int C, int OH,
-                            int OW, __global float *img, int ioff)
-{
-    int j = get_global_id(0), c = get_global_id(1);
-    int ohw = OH * OW, np = N * ohw;
-    GUARD2(j, np, c, C, COL2IM_K4S2_BODY)
-}
+#define COL2IM_K4S2_KERNEL(MASKED, SUFFIX)                                     \
+    __kernel void col2im_k4s2p1##SUFFIX(__global const float *col, int coff, int N, \
+                                        int C, int OH, int OW, __global float *img, \
+                                        int ioff, __global const float *mk,    \
+                                        int moff, int relu, float slope)       \
+    {                                                                          \
+        int j = get_global_id(0), c = get_global_id(1);                        \
+        int ohw = OH * OW, np = N * ohw;                                       \
+        GUARD2(j, np, c, C, COL2IM_K4S2_BODY(MASKED))                          \
+    }
+COL2IM_K4S2_KERNEL(0, )
+COL2IM_K4S2_KERNEL(1, _dgrad)
 
 // out (B, A, L) = in (A, B, L) with the first two axes swapped: moves between
 // the batch-major tensor layout (N, C, HW) and the GEMM layout (C, N*HW).
-// Three dimensions (l, a, b) so that no work-item divides.
-__kernel void swap01(__global const float *in, int ioff, int A, int B, int L,
-                     __global float *out, int ooff)
-{
-    int l = get_global_id(0), a = get_global_id(1), b = get_global_id(2);
-    if (b >= B) return; // dim 2 has local size 1: uniform per group
-    GUARD2(l, L, a, A, out[ooff + (b * A + a) * L + l] = in[ioff + (a * B + b) * L + l];)
-}
+// Three dimensions (l, a, b) so that no work-item divides. swap01_dgrad
+// applies an activation's backward as col2im_dgrad (mk laid out as out).
+#define SWAP01_KERNEL(MASKED, SUFFIX)                                          \
+    __kernel void swap01##SUFFIX(__global const float *in, int ioff, int A, int B, \
+                                 int L, __global float *out, int ooff,         \
+                                 __global const float *mk, int moff, int relu, \
+                                 float slope)                                  \
+    {                                                                          \
+        int l = get_global_id(0), a = get_global_id(1), b = get_global_id(2);  \
+        if (b >= B) return; /* dim 2 has local size 1: uniform per group */    \
+        GUARD2(l, L, a, A, int at = (b * A + a) * L + l;                       \
+               float v = in[ioff + (a * B + b) * L + l];                       \
+               out[ooff + at] = MASKED ? ACT_GRAD_SEL(relu, mk[moff + at], v, slope) : v;) \
+    }
+SWAP01_KERNEL(0, )
+SWAP01_KERNEL(1, _dgrad)
 
 // swap01 into panel-major form (as im2col's, see there): out (B, A*L) with
 // its columns j = a*L + l in panels of pw, pstride floats apart. Dims (x in

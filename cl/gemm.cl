@@ -5,8 +5,11 @@
 // row i (Dense and conv forward: saves a separate pass over C); 0 none, and
 // then bias is never read. amode 1 applies ReLU, 2 leaky ReLU with `slope`,
 // last (a Dense or conv layer and its activation in one pass); 0 none:
-// C = act(alpha op(A) op(B) + bias + beta C). (Two words, not one with bit
-// fields: oclgrind 21 computed a masked mode wrongly.)
+// C = act(alpha op(A) op(B) + bias + beta C). amode 3 and 4 apply instead
+// the backward of ReLU / leaky ReLU whose output Y lies at mk + moff laid
+// out as C (an input gradient and the activation before it in one pass):
+// C = act'(Y) * (...). (Modes are whole words, not bit fields of one:
+// oclgrind 21 computed a masked mode wrongly.)
 //
 // gemm_naive is correct for every shape and transpose and is the fallback.
 // The register-blocked kernels give each work-item a tile of C held in
@@ -81,17 +84,22 @@ static inline float gemm_bias_of(__global const float *bias, int bo, int bmode, 
     return bmode == 1 ? bias[bo + j] : bmode == 2 ? bias[bo + i] : 0.0f;
 }
 
-// The epilogue's activation on a scalar or vector: the expressions of
-// cl/act.cl (common.cl), so the fused product stores the bits of the two passes.
-#define GEMM_ACT(v, amode, slope)                                              \
-    ((amode) == 1 ? ACT_RELU(v) : (amode) == 2 ? ACT_LEAKY_RELU(v, slope) : (v))
+// The epilogue's activation on a scalar or vector v, MASK the activation's
+// output there for modes 3 and 4 (read only then): the expressions of
+// cl/act.cl, so the fused product stores the bits of the two passes.
+#define GEMM_ACT(v, amode, slope, MASK)                                        \
+    ((amode) == 1   ? ACT_RELU(v)                                              \
+     : (amode) == 2 ? ACT_LEAKY_RELU(v, slope)                                 \
+     : (amode) == 3 ? ACT_RELU_GRAD(MASK, v)                                   \
+     : (amode) == 4 ? ACT_LEAKY_RELU_GRAD(MASK, v, slope)                      \
+                    : (v))
 
 __kernel void gemm_naive(int ta, int tb, int M, int N, int K, float alpha,
                          __global const float *A, int aoff, int lda, int sa,
                          __global const float *B, int boff, int ldb, int sb,
                          float beta, __global float *C, int coff, int ldc, int sc,
                          __global const float *bias, int bo, int bmode, int amode,
-                         float slope)
+                         float slope, __global const float *mk, int moff)
 {
     int j = get_global_id(0), i = get_global_id(1), b = get_global_id(2);
     if (i >= M || j >= N) return;
@@ -106,7 +114,7 @@ __kernel void gemm_naive(int ta, int tb, int M, int N, int K, float alpha,
     }
     float old = beta != 0.0f ? beta * C[i * ldc + j] : 0.0f;
     const float out = alpha * acc + gemm_bias_of(bias, bo, bmode, i, j) + old;
-    C[i * ldc + j] = GEMM_ACT(out, amode, slope);
+    C[i * ldc + j] = GEMM_ACT(out, amode, slope, mk[moff + b * sc + i * ldc + j]);
 }
 
 // Start of the tile that covers [start, start + t) of a dimension of length
@@ -125,7 +133,8 @@ static inline void gemm_outer_rows(const int ta, int M, int N, int K, float alph
                                    __global const float *B, int boff, int ldb, int sb,
                                    float beta, __global float *C, int coff, int ldc,
                                    int sc, __global const float *bias, int bo, int bmode,
-                                   int amode, float slope, int bp)
+                                   int amode, float slope, __global const float *mk,
+                                   int moff, int bp)
 {
     const int js = get_global_id(0) * GEMM_TW, is = get_global_id(1) * GEMM_TM;
     const int b = get_global_id(2);
@@ -138,6 +147,7 @@ static inline void gemm_outer_rows(const int ta, int M, int N, int K, float alph
     B += boff + b * sb + (bp ? (js / GEMM_TW) * ldb : j0);
     const int bk = bp ? GEMM_TW : ldb;  // B's step per k
     C += coff + b * sc;
+    mk += moff + b * sc;
     const int a_k = ta ? lda : 1;
     const __global float *arow[GEMM_TM];
 #pragma unroll
@@ -170,13 +180,14 @@ static inline void gemm_outer_rows(const int ta, int M, int N, int K, float alph
         const int i = i0 + r;
         if (i < is || i >= M) continue;
         __global float *c = C + i * ldc + j0;
+        __global const float *m = mk + i * ldc + j0;
         const float brow = bmode == 2 ? bias[bo + i] : 0.0f;
         if (j0 == js && jn == GEMM_TW) {
 #pragma unroll
             for (int v = 0; v < GEMM_VN; v++) {
                 VEC out = alpha * acc[r][v] + bcol[v] + brow;
                 if (beta != 0.0f) out += beta * VLOAD(v, c);
-                VSTORE(GEMM_ACT(out, amode, slope), v, c);
+                VSTORE(GEMM_ACT(out, amode, slope, VLOAD(v, m)), v, c);
             }
         } else {
             float t[GEMM_TW];
@@ -184,7 +195,7 @@ static inline void gemm_outer_rows(const int ta, int M, int N, int K, float alph
             for (int v = 0; v < GEMM_VN; v++) VSTORE(alpha * acc[r][v] + bcol[v] + brow, v, t);
             for (int x = js - j0; x < jn; x++) {
                 const float out = beta != 0.0f ? t[x] + beta * c[x] : t[x];
-                c[x] = GEMM_ACT(out, amode, slope);
+                c[x] = GEMM_ACT(out, amode, slope, m[x]);
             }
         }
     }
@@ -195,10 +206,10 @@ __kernel void gemm_nn(int M, int N, int K, float alpha,
                       __global const float *B, int boff, int ldb, int sb,
                       float beta, __global float *C, int coff, int ldc, int sc,
                       __global const float *bias, int bo, int bmode, int amode,
-                      float slope, int bp)
+                      float slope, __global const float *mk, int moff, int bp)
 {
     gemm_outer_rows(0, M, N, K, alpha, A, aoff, lda, sa, B, boff, ldb, sb, beta, C,
-                    coff, ldc, sc, bias, bo, bmode, amode, slope, bp);
+                    coff, ldc, sc, bias, bo, bmode, amode, slope, mk, moff, bp);
 }
 
 __kernel void gemm_tn(int M, int N, int K, float alpha,
@@ -206,10 +217,10 @@ __kernel void gemm_tn(int M, int N, int K, float alpha,
                       __global const float *B, int boff, int ldb, int sb,
                       float beta, __global float *C, int coff, int ldc, int sc,
                       __global const float *bias, int bo, int bmode, int amode,
-                      float slope, int bp)
+                      float slope, __global const float *mk, int moff, int bp)
 {
     gemm_outer_rows(1, M, N, K, alpha, A, aoff, lda, sa, B, boff, ldb, sb, beta, C,
-                    coff, ldc, sc, bias, bo, bmode, amode, slope, bp);
+                    coff, ldc, sc, bias, bo, bmode, amode, slope, mk, moff, bp);
 }
 
 // TT, and TN when N is too narrow for row vectors: A^T's rows (k) are
@@ -221,7 +232,8 @@ static inline void gemm_outer_cols(const int tb, int M, int N, int K, float alph
                                    __global const float *B, int boff, int ldb, int sb,
                                    float beta, __global float *C, int coff, int ldc,
                                    int sc, __global const float *bias, int bo, int bmode,
-                                   int amode, float slope)
+                                   int amode, float slope, __global const float *mk,
+                                   int moff)
 {
     const int js = get_global_id(0) * GEMM_TM, is = get_global_id(1) * GEMM_TW;
     const int b = get_global_id(2);
@@ -231,6 +243,7 @@ static inline void gemm_outer_cols(const int tb, int M, int N, int K, float alph
     A += aoff + b * sa + i0;
     B += boff + b * sb;
     C += coff + b * sc;
+    mk += moff + b * sc;
     const int b_k = tb ? 1 : ldb;
     const __global float *bcol[GEMM_TM];
 #pragma unroll
@@ -267,7 +280,7 @@ static inline void gemm_outer_cols(const int tb, int M, int N, int K, float alph
             if (j < js || j >= N) continue;
             float out = t[c][x] + gemm_bias_of(bias, bo, bmode, i0 + x, j);
             if (beta != 0.0f) out += beta * crow[j];
-            crow[j] = GEMM_ACT(out, amode, slope);
+            crow[j] = GEMM_ACT(out, amode, slope, mk[(i0 + x) * ldc + j]);
         }
     }
 }
@@ -277,10 +290,10 @@ __kernel void gemm_tt(int M, int N, int K, float alpha,
                       __global const float *B, int boff, int ldb, int sb,
                       float beta, __global float *C, int coff, int ldc, int sc,
                       __global const float *bias, int bo, int bmode, int amode, float slope,
-                      int bp)
+                      __global const float *mk, int moff, int bp)
 {
     gemm_outer_cols(1, M, N, K, alpha, A, aoff, lda, sa, B, boff, ldb, sb, beta, C,
-                    coff, ldc, sc, bias, bo, bmode, amode, slope);
+                    coff, ldc, sc, bias, bo, bmode, amode, slope, mk, moff);
 }
 
 __kernel void gemm_tn_cols(int M, int N, int K, float alpha,
@@ -288,10 +301,10 @@ __kernel void gemm_tn_cols(int M, int N, int K, float alpha,
                            __global const float *B, int boff, int ldb, int sb,
                            float beta, __global float *C, int coff, int ldc, int sc,
                            __global const float *bias, int bo, int bmode, int amode, float slope,
-                           int bp)
+                           __global const float *mk, int moff, int bp)
 {
     gemm_outer_cols(0, M, N, K, alpha, A, aoff, lda, sa, B, boff, ldb, sb, beta, C,
-                    coff, ldc, sc, bias, bo, bmode, amode, slope);
+                    coff, ldc, sc, bias, bo, bmode, amode, slope, mk, moff);
 }
 
 static inline float gemm_hsum(KVEC v)
@@ -318,7 +331,7 @@ __kernel void gemm_nt(int M, int N, int K, float alpha,
                       __global const float *B, int boff, int ldb, int sb,
                       float beta, __global float *C, int coff, int ldc, int sc,
                       __global const float *bias, int bo, int bmode, int amode,
-                      float slope, int bp)
+                      float slope, __global const float *mk, int moff, int bp)
 {
     const int js = get_global_id(0) * GEMM_DC, is = get_global_id(1) * GEMM_DR;
     const int b = get_global_id(2);
@@ -371,7 +384,7 @@ __kernel void gemm_nt(int M, int N, int K, float alpha,
             if (j < js || j >= N) continue;
             float out = alpha * s[r][c] + gemm_bias_of(bias, bo, bmode, i, j);
             if (beta != 0.0f) out += beta * C[i * ldc + j];
-            C[i * ldc + j] = GEMM_ACT(out, amode, slope);
+            C[i * ldc + j] = GEMM_ACT(out, amode, slope, mk[moff + b * sc + i * ldc + j]);
         }
     }
 }
@@ -387,17 +400,17 @@ __kernel void gemm_transpose(int rows, int cols, __global const float *src, int 
     dst[doff + b * sd + c * ldd + r] = src[soff + b * ss + r * lds + c];
 }
 
-// C[i][j] = act(C[i][j] + bias), batched: the epilogue for back-ends that
-// have none (CLBlast).
+// C[i][j] = act(C[i][j] + bias) (or act'(Y) * C), batched: the epilogue for
+// back-ends that have none (CLBlast).
 __kernel void gemm_bias_pass(int M, int N, __global float *C, int coff, int ldc, int sc,
                              __global const float *bias, int bo, int bmode, int amode,
-                         float slope)
+                         float slope, __global const float *mk, int moff)
 {
     const int j = get_global_id(0), i = get_global_id(1), b = get_global_id(2);
     if (i >= M || j >= N) return;
     __global float *c = C + coff + b * sc + i * ldc + j;
     const float out = *c + gemm_bias_of(bias, bo, bmode, i, j);
-    *c = GEMM_ACT(out, amode, slope);
+    *c = GEMM_ACT(out, amode, slope, mk[moff + b * sc + i * ldc + j]);
 }
 
 // dst (rows x cols, row stride ldd) = src in panel-major form (panels GEMM_TW

@@ -373,7 +373,8 @@ static void run_case(clgm_ctx *ctx, op_conv_shape s, int transposed, int probes)
                  "%s: not the bits of the bias epilogue then op_act_forward", what);
         int negatives = 0;
         for (size_t i = 0; i < ny; i++) negatives += sep[i] < 0.0f;
-        TU_CHECK(negatives > 0, "%s: no negative output, so the slope went untested", what);
+        TU_CHECK(negatives > 0 || ny < 16, "%s: no negative output, so the slope went untested",
+                 what);
         free(sep);
         TU_CHECK(op_conv2d_forward_bias(ctx, &s, bx.b, GUARD, bw.b, GUARD, bb.b,
                                         2 * GUARD + 1, NULL, 0.0f, by.b, GUARD,
@@ -427,6 +428,45 @@ static void run_case(clgm_ctx *ctx, op_conv_shape s, int transposed, int probes)
     float *got_dw2 = calloc(nw, sizeof *got_dw2);
     dten_get(ctx, &bdw, got_dw2, what);
     TU_CHECK(memcmp(got_dw, got_dw2, nw * sizeof(float)) == 0, "%s: dw changed", what);
+
+    /* dx with the backward of a ReLU / leaky ReLU before the layer folded in
+     * (s.dx_mask): the bits of op_act_backward on the plain dx; with and
+     * without dw (whose path differs) */
+    {
+        float *yv = malloc(nx * sizeof *yv), *ref = malloc(nx * sizeof *ref);
+        float *got = malloc(nx * sizeof *got);
+        tu_rand_fill(yv, nx, -1, 1, &rng);
+        dten bym = dten_new(ctx, nx), bdws = dten_new(ctx, nw);
+        dten_set(ctx, &bym, yv, 0);
+        for (int k = 0; k < 2; k++) {
+            op_dmask dm = {k ? OP_ACT_LEAKY_RELU : OP_ACT_RELU, 0.2f, bym.b, GUARD};
+            dten_set(ctx, &bdx, got_dx, 0);
+            TU_OK(ctx, op_act_backward(ctx, dm.act, dm.slope, nx, bym.b, GUARD, bdx.b, GUARD,
+                                       bdx.b, GUARD));
+            snprintf(what, sizeof what, "%s backward dx through %s", name,
+                     k ? "leaky ReLU" : "ReLU");
+            dten_get(ctx, &bdx, ref, what);
+            op_conv_shape sm = s;
+            sm.dx_mask = &dm;
+            dten_set(ctx, &bdx, NULL, NAN);
+            dten_set(ctx, &bdws, NULL, 0);
+            fill_work(ctx, work, nwork);
+            TU_OK(ctx, bwd(ctx, &sm, k ? bx.b : NULL, k ? GUARD : 0, bw.b, GUARD, bg.b, GUARD,
+                           bdx.b, GUARD, k ? bdws.b : NULL, k ? GUARD : 0, work));
+            dten_get(ctx, &bdx, got, what);
+            TU_CHECK(memcmp(got, ref, nx * sizeof *got) == 0,
+                     "%s: not the bits of op_act_backward on dx", what);
+        }
+        op_dmask bad = {OP_ACT_TANH, 0.0f, bym.b, GUARD};
+        op_conv_shape sb = s;
+        sb.dx_mask = &bad;
+        TU_CHECK(bwd(ctx, &sb, NULL, 0, bw.b, GUARD, bg.b, GUARD, bdx.b, GUARD, NULL, 0,
+                     work) == CLGM_ERR_INVALID_ARG,
+                 "%s: a tanh dx_mask must be refused", name);
+        clgm_buf_release(ctx, bym.b);
+        clgm_buf_release(ctx, bdws.b);
+        free(yv); free(ref); free(got);
+    }
 
     /* dw_overwrite: dw = the gradient alone, whatever dw held (NaN here) */
     op_conv_shape so = s;
@@ -494,7 +534,7 @@ static void run_case(clgm_ctx *ctx, op_conv_shape s, int transposed, int probes)
 static void check_adjoint(op_conv_shape t)
 {
     TU_CHECK(op_conv_out_shape(NULL, &t, 1) == CLGM_OK, "adjoint: transposed shape");
-    op_conv_shape c = {t.N, t.OC, t.OH, t.OW, t.C, 0, 0, t.KH, t.KW, t.stride, t.pad, 0, 0};
+    op_conv_shape c = {t.N, t.OC, t.OH, t.OW, t.C, 0, 0, t.KH, t.KW, t.stride, t.pad, 0, 0, NULL};
     TU_CHECK(op_conv_out_shape(NULL, &c, 0) == CLGM_OK, "adjoint: conv shape");
     TU_CHECK(c.OH == t.H && c.OW == t.W, "adjoint: conv of the convT output is %dx%d, want %dx%d",
              c.OH, c.OW, t.H, t.W);
@@ -548,38 +588,38 @@ static op_conv_shape random_shape(int i, int transposed, int small)
 static void check_shapes(clgm_ctx *ctx)
 {
     /* DCGAN: 28 -> 14 -> 7 with k4 s2 p1, back with transposed convs */
-    op_conv_shape a = {2, 1, 28, 28, 8, 0, 0, 4, 4, 2, 1, 0, 0};
+    op_conv_shape a = {2, 1, 28, 28, 8, 0, 0, 4, 4, 2, 1, 0, 0, NULL};
     TU_OK(ctx, op_conv_out_shape(ctx, &a, 0));
     TU_CHECK(a.OH == 14 && a.OW == 14, "conv 28 k4 s2 p1 gives %dx%d, want 14", a.OH, a.OW);
-    op_conv_shape b = {2, 8, 14, 14, 16, 0, 0, 4, 4, 2, 1, 0, 0};
+    op_conv_shape b = {2, 8, 14, 14, 16, 0, 0, 4, 4, 2, 1, 0, 0, NULL};
     TU_OK(ctx, op_conv_out_shape(ctx, &b, 0));
     TU_CHECK(b.OH == 7 && b.OW == 7, "conv 14 k4 s2 p1 gives %dx%d, want 7", b.OH, b.OW);
-    op_conv_shape c = {2, 16, 7, 7, 8, 0, 0, 4, 4, 2, 1, 0, 0};
+    op_conv_shape c = {2, 16, 7, 7, 8, 0, 0, 4, 4, 2, 1, 0, 0, NULL};
     TU_OK(ctx, op_conv_out_shape(ctx, &c, 1));
     TU_CHECK(c.OH == 14 && c.OW == 14, "convT 7 k4 s2 p1 gives %dx%d, want 14", c.OH, c.OW);
-    op_conv_shape d = {2, 8, 14, 14, 1, 0, 0, 4, 4, 2, 1, 0, 0};
+    op_conv_shape d = {2, 8, 14, 14, 1, 0, 0, 4, 4, 2, 1, 0, 0, NULL};
     TU_OK(ctx, op_conv_out_shape(ctx, &d, 1));
     TU_CHECK(d.OH == 28 && d.OW == 28, "convT 14 k4 s2 p1 gives %dx%d, want 28", d.OH, d.OW);
-    op_conv_shape e = {2, 16, 7, 7, 8, 0, 0, 3, 3, 2, 1, 1, 0};
+    op_conv_shape e = {2, 16, 7, 7, 8, 0, 0, 3, 3, 2, 1, 1, 0, NULL};
     TU_OK(ctx, op_conv_out_shape(ctx, &e, 1));
     TU_CHECK(e.OH == 14 && e.OW == 14, "convT 7 k3 s2 p1 op1 gives %dx%d, want 14", e.OH, e.OW);
     /* DCGAN generator's first layer: 1x1 latent -> 4x4 with k4 s1 p0 */
-    op_conv_shape f = {2, 5, 1, 1, 3, 0, 0, 4, 4, 1, 0, 0, 0};
+    op_conv_shape f = {2, 5, 1, 1, 3, 0, 0, 4, 4, 1, 0, 0, 0, NULL};
     TU_OK(ctx, op_conv_out_shape(ctx, &f, 1));
     TU_CHECK(f.OH == 4 && f.OW == 4, "convT 1 k4 s1 p0 gives %dx%d, want 4", f.OH, f.OW);
 
-    op_conv_shape bad = {1, 1, 3, 3, 1, 0, 0, 5, 5, 1, 0, 0, 0};
+    op_conv_shape bad = {1, 1, 3, 3, 1, 0, 0, 5, 5, 1, 0, 0, 0, NULL};
     TU_CHECK(op_conv_out_shape(ctx, &bad, 0) == CLGM_ERR_SHAPE && clgm_last_error(ctx)[0],
              "kernel larger than the input is a shape error");
-    bad = (op_conv_shape){1, 1, 3, 3, 1, 0, 0, 3, 3, 2, 1, 2, 0};
+    bad = (op_conv_shape){1, 1, 3, 3, 1, 0, 0, 3, 3, 2, 1, 2, 0, NULL};
     TU_CHECK(op_conv_out_shape(ctx, &bad, 1) == CLGM_ERR_SHAPE, "out_pad >= stride is a shape error");
-    bad = (op_conv_shape){1, 1, 3, 3, 1, 0, 0, 3, 3, 0, 1, 0, 0};
+    bad = (op_conv_shape){1, 1, 3, 3, 1, 0, 0, 3, 3, 0, 1, 0, 0, NULL};
     TU_CHECK(op_conv_out_shape(ctx, &bad, 0) == CLGM_ERR_SHAPE, "stride 0 is a shape error");
-    bad = (op_conv_shape){1, 1, 3, 3, 1, 0, 0, 3, 3, 1, 1, 1, 0};
+    bad = (op_conv_shape){1, 1, 3, 3, 1, 0, 0, 3, 3, 1, 1, 1, 0, NULL};
     TU_CHECK(op_conv_out_shape(ctx, &bad, 0) == CLGM_ERR_SHAPE, "out_pad on a conv is a shape error");
 
     /* a stale OH and a short workspace are refused before anything runs */
-    op_conv_shape s = {1, 2, 5, 5, 3, 0, 0, 3, 3, 1, 1, 0, 0};
+    op_conv_shape s = {1, 2, 5, 5, 3, 0, 0, 3, 3, 1, 1, 0, 0, NULL};
     TU_OK(ctx, op_conv_out_shape(ctx, &s, 0));
     clgm_buf *x, *w, *y, *work;
     TU_OK(ctx, clgm_buf_create(ctx, 64 * sizeof(float), &x));
@@ -617,19 +657,19 @@ int main(int argc, char **argv)
     static const struct { op_conv_shape s; int t, probes, full_only; } fixed[] = {
         /* N*OH*OW = 32: whole panels when CLGM_GEMM_PARAMS=pan=1
          * (panel_test_conv, oclgrind_panel_conv), conv and transposed */
-        {{2, 2, 8, 8, 3, 0, 0, 4, 4, 2, 1, 0, 0}, 0, 2, 0},
-        {{2, 3, 4, 4, 2, 0, 0, 4, 4, 2, 1, 0, 0}, 1, 2, 0},
+        {{2, 2, 8, 8, 3, 0, 0, 4, 4, 2, 1, 0, 0, NULL}, 0, 2, 0},
+        {{2, 3, 4, 4, 2, 0, 0, 4, 4, 2, 1, 0, 0, NULL}, 1, 2, 0},
         /* wide channel counts with k3, and a transposed k2 */
-        {{1, 32, 4, 4, 3, 0, 0, 3, 3, 1, 1, 0, 0}, 0, 2, 0},
-        {{2, 3, 3, 3, 8, 0, 0, 2, 2, 2, 0, 0, 0}, 1, 2, 0},
+        {{1, 32, 4, 4, 3, 0, 0, 3, 3, 1, 1, 0, 0, NULL}, 0, 2, 0},
+        {{2, 3, 3, 3, 8, 0, 0, 2, 2, 2, 0, 0, 0, NULL}, 1, 2, 0},
         /* channel counts past any tile size, odd spatial sizes */
-        {{2, 17, 15, 13, 33, 0, 0, 3, 3, 1, 1, 0, 0}, 0, 2, 1},
-        {{3, 19, 11, 15, 35, 0, 0, 5, 5, 2, 2, 0, 0}, 0, 0, 1},
-        {{2, 33, 7, 9, 17, 0, 0, 4, 4, 2, 1, 1, 0}, 1, 2, 1},
+        {{2, 17, 15, 13, 33, 0, 0, 3, 3, 1, 1, 0, 0, NULL}, 0, 2, 1},
+        {{3, 19, 11, 15, 35, 0, 0, 5, 5, 2, 2, 0, 0, NULL}, 0, 0, 1},
+        {{2, 33, 7, 9, 17, 0, 0, 4, 4, 2, 1, 1, 0, NULL}, 1, 2, 1},
         /* N*OH*OW = 256 and 64: whole panels of 32 or 64 columns when
          * CLGM_GEMM_PARAMS=pan=1 (panel_test_conv) */
-        {{4, 3, 16, 16, 5, 0, 0, 4, 4, 2, 1, 0, 0}, 0, 2, 1},
-        {{4, 6, 4, 4, 3, 0, 0, 4, 4, 2, 1, 0, 0}, 1, 2, 1},
+        {{4, 3, 16, 16, 5, 0, 0, 4, 4, 2, 1, 0, 0, NULL}, 0, 2, 1},
+        {{4, 6, 4, 4, 3, 0, 0, 4, 4, 2, 1, 0, 0, NULL}, 1, 2, 1},
     };
     for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
         if (small && fixed[i].full_only) continue;
@@ -639,14 +679,14 @@ int main(int argc, char **argv)
     /* DCGAN stack: 28 -> 14 -> 7 -> 14 -> 28, and 7 -> 14 with out_pad 1 */
     int c1 = small ? 2 : 8, c2 = small ? 3 : 16, n = small ? 1 : 2;
     op_conv_shape dc[] = {
-        {n, 1, 28, 28, c1, 0, 0, 4, 4, 2, 1, 0, 0},
-        {n, c1, 14, 14, c2, 0, 0, 4, 4, 2, 1, 0, 0},
+        {n, 1, 28, 28, c1, 0, 0, 4, 4, 2, 1, 0, 0, NULL},
+        {n, c1, 14, 14, c2, 0, 0, 4, 4, 2, 1, 0, 0, NULL},
     };
     op_conv_shape dct[] = {
-        {n, c2, 7, 7, c1, 0, 0, 4, 4, 2, 1, 0, 0},
-        {n, c1, 14, 14, 1, 0, 0, 4, 4, 2, 1, 0, 0},
-        {n, c2, 7, 7, c1, 0, 0, 3, 3, 2, 1, 1, 0},
-        {n, 5, 1, 1, 3, 0, 0, 4, 4, 1, 0, 0, 0},
+        {n, c2, 7, 7, c1, 0, 0, 4, 4, 2, 1, 0, 0, NULL},
+        {n, c1, 14, 14, 1, 0, 0, 4, 4, 2, 1, 0, 0, NULL},
+        {n, c2, 7, 7, c1, 0, 0, 3, 3, 2, 1, 1, 0, NULL},
+        {n, 5, 1, 1, 3, 0, 0, 4, 4, 1, 0, 0, 0, NULL},
     };
     for (size_t i = 0; i < sizeof dc / sizeof *dc; i++) run_case(ctx, dc[i], 0, 1);
     for (size_t i = 0; i < sizeof dct / sizeof *dct; i++) {

@@ -27,7 +27,8 @@ static op_bias case_bias = OP_BIAS_NONE;
 /* check_case passes B in panel-major form (op_gemm_panel_b; check_panels). */
 static int case_panel;
 /* The activation epilogue check_case asks for: 0 none, 1 ReLU, 2 leaky ReLU
- * with slope 0.2 (check_bias and check_panels cycle through them). */
+ * with slope 0.2, 3 and 4 their backward by a random Y laid out as C
+ * (check_bias cycles through them, check_panels through 0-2). */
 static int case_act;
 static const op_act case_acts[] = {OP_ACT_RELU, OP_ACT_LEAKY_RELU};
 
@@ -77,6 +78,8 @@ static int check_case(clgm_ctx *ctx, const char *backend, op_trans ta, op_trans 
     int nbias = case_bias == OP_BIAS_COLS ? N : M;
     float *bias = malloc((size_t)(nbias + 2) * sizeof *bias); /* at offset 2 */
     tu_rand_fill(bias, (size_t)nbias + 2, -1, 1, &seed);
+    float *ym = malloc(nc * sizeof *ym); /* Y for the backward modes */
+    tu_rand_fill(ym, nc, -1, 1, &seed);
     if (nan_c)
         for (size_t i = 0; i < nc; i++) c0[i] = NAN;
 
@@ -99,9 +102,13 @@ static int check_case(clgm_ctx *ctx, const char *backend, op_trans ta, op_trans 
                 double bb = case_bias == OP_BIAS_COLS ? bias[2 + j]
                           : case_bias == OP_BIAS_ROWS ? bias[2 + i] : 0.0;
                 want[ci] = (double)alpha * s + bb + old;
-                /* ReLU and leaky ReLU are monotone and 1-Lipschitz: the
-                 * tolerance carries over */
-                if (case_act && want[ci] < 0) want[ci] *= case_act == 1 ? 0.0 : (double)0.2f;
+                /* ReLU and leaky ReLU are monotone and 1-Lipschitz, and
+                 * their backward scales by 0, 0.2 or 1: the tolerance carries
+                 * over */
+                if ((case_act == 1 || case_act == 2) && want[ci] < 0)
+                    want[ci] *= case_act == 1 ? 0.0 : (double)0.2f;
+                if (case_act >= 3 && !(ym[ci] > 0))
+                    want[ci] *= case_act == 3 ? 0.0 : (double)0.2f;
                 tol[ci] = 2.0 * (K + 4) * u * (fabs((double)alpha) * mag + fabs(old) + fabs(bb)) +
                           1e-37;
             }
@@ -138,6 +145,15 @@ static int check_case(clgm_ctx *ctx, const char *backend, op_trans ta, op_trans 
                                    case_act ? &case_acts[case_act - 1] : NULL, 0.2f));
         clgm_buf_release(ctx, bp);
         free(pb);
+    } else if (case_act >= 3) {
+        clgm_buf *bym;
+        TU_OK(ctx, clgm_buf_create(ctx, nc * sizeof(float), &bym));
+        TU_OK(ctx, clgm_buf_write(ctx, bym, 0, nc * sizeof(float), ym));
+        op_dmask dm = {case_acts[case_act - 3], 0.2f, bym, lc->off};
+        TU_OK(ctx, op_gemm_epilogue_batched(ctx, ta, tb, M, N, K, alpha, ba, la->off, lda, sa,
+                                            bb, lb->off, ldb, sb, beta, bc, lc->off, ldc, sc,
+                                            batch, case_bias, bbias, 2, NULL, 0.0f, &dm));
+        clgm_buf_release(ctx, bym);
     } else if (case_act)
         TU_OK(ctx, op_gemm_bias_act_batched(ctx, ta, tb, M, N, K, alpha, ba, la->off, lda, sa,
                                             bb, lb->off, ldb, sb, beta, bc, lc->off, ldc, sc,
@@ -173,6 +189,7 @@ static int check_case(clgm_ctx *ctx, const char *backend, op_trans ta, op_trans 
              got[worst], want[worst], tol[worst]);
     clgm_buf_release(ctx, bbias);
     free(bias);
+    free(ym);
     clgm_buf_release(ctx, ba);
     clgm_buf_release(ctx, bb);
     clgm_buf_release(ctx, bc);
@@ -292,13 +309,13 @@ static void check_bias(clgm_ctx *ctx, const char *backend)
             for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
                 if (small_mode && s == 3) continue;
                 int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
-                case_act = (int)(s + t) % 3;
+                case_act = (int)(s + t) % 5;
                 check_case(ctx, backend, ta, tb, M, N, K, 1.0f, 0.0f, 1, &plain, &plain,
                            &plain, 1, seed++);
-                case_act = (int)(s + t + 1) % 3;
+                case_act = (int)(s + t + 1) % 5;
                 check_case(ctx, backend, ta, tb, M, N, K, 0.5f, -1.5f, 2, &ga, &plain, &gc, 0,
                            seed++);
-                case_act = (int)(s + t + 2) % 3;
+                case_act = (int)(s + t + 2) % 5;
                 check_case(ctx, backend, ta, tb, M, N, K, 2.0f, 1.0f, 1, &plain, &plain, &pc,
                            0, seed++);
             }
@@ -316,7 +333,17 @@ static void check_bias(clgm_ctx *ctx, const char *backend)
                               0, 8, 0, 1, (op_bias)7, buf, 0);
     TU_CHECK(st == CLGM_ERR_INVALID_ARG, "%s: bias mode 7 must fail, got %s", backend,
              clgm_status_str(st));
-    const op_act tanh_act = OP_ACT_TANH;
+    const op_act tanh_act = OP_ACT_TANH, relu = OP_ACT_RELU;
+    op_dmask dm = {OP_ACT_RELU, 0.0f, buf, 0};
+    st = op_gemm_epilogue_batched(ctx, OP_N, OP_N, 4, 8, 4, 1, buf, 0, 4, 0, buf, 0, 8, 0, 0,
+                                  buf, 0, 8, 0, 1, OP_BIAS_NONE, NULL, 0, &relu, 0.0f, &dm);
+    TU_CHECK(st == CLGM_ERR_INVALID_ARG, "%s: an activation and its backward at once must "
+             "fail, got %s", backend, clgm_status_str(st));
+    dm.yoff = 40; /* Y 4x8 from 40 runs past the 64 floats */
+    st = op_gemm_epilogue_batched(ctx, OP_N, OP_N, 4, 8, 4, 1, buf, 0, 4, 0, buf, 0, 8, 0, 0,
+                                  buf, 0, 8, 0, 1, OP_BIAS_NONE, NULL, 0, NULL, 0.0f, &dm);
+    TU_CHECK(st == CLGM_ERR_SHAPE, "%s: a Y running past its buffer must fail, got %s",
+             backend, clgm_status_str(st));
     st = op_gemm_bias_act_batched(ctx, OP_N, OP_N, 4, 8, 4, 1, buf, 0, 4, 0, buf, 0, 8, 0, 0,
                                   buf, 0, 8, 0, 1, OP_BIAS_NONE, NULL, 0, &tanh_act, 0.0f);
     TU_CHECK(st == CLGM_ERR_INVALID_ARG && strstr(clgm_last_error(ctx), "epilogue"),

@@ -179,15 +179,18 @@ clgm_status nn_layer_backward(nn_model *m, nn_layer *L, int N, clgm_buf *x, size
             NN_TRY(weight_grad_finish(m, L));
             if (L->bias) NN_TRY(op_bias_grad(ctx, N, O, 1, dy, dyoff, m->grads, L->b));
         }
-        /* dx (N,F) = dy (N,O) W (O,F) */
-        if (dx) NN_TRY(op_gemm(ctx, OP_N, OP_N, N, F, O, 1.0f, dy, dyoff, O, wb, wo, F, 0.0f, dx,
-                               dxoff, F));
+        /* dx (N,F) = dy (N,O) W (O,F), times act'(y) of a folded activation */
+        if (dx)
+            NN_TRY(op_gemm_epilogue_batched(ctx, OP_N, OP_N, N, F, O, 1.0f, dy, dyoff, O, 0, wb,
+                                            wo, F, 0, 0.0f, dx, dxoff, F, 0, 1, OP_BIAS_NONE,
+                                            NULL, 0, NULL, 0.0f, m->dx_mask));
         return CLGM_OK;
     }
     case NN_CONV2D:
     case NN_CONVT2D: {
         op_conv_shape s = nn_layer_conv_shape(L, N);
         s.dw_overwrite = m->dw_overwrite;
+        s.dx_mask = m->dx_mask;
         gb = NULL;
         go = 0;
         if (want_params) NN_TRY(weight_grad_target(m, L, &gb, &go));

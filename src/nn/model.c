@@ -325,6 +325,23 @@ static clgm_status backward_range(nn_model *m, int last, const nn_tensor *dy, co
     return st;
 }
 
+/* The layer whose backward layer i's input gradient can take: the ReLU /
+ * leaky ReLU before it (views such as flatten between them alias its
+ * output), when i is a Dense or conv layer, the activation is not the first
+ * layer (whose gradient goes to the caller's dx) and its output (layer i's
+ * input) is where the backward reads it. -1: none. */
+static int folds_act_grad(const nn_model *m, int i)
+{
+    if (!m->fold_act_grad) return -1;
+    const nn_layer *L = &m->layers[i];
+    if (L->type != NN_LINEAR && L->type != NN_CONV2D && L->type != NN_CONVT2D) return -1;
+    int a = i - 1;
+    while (a > 0 && nn_layer_is_view(&m->layers[a])) a--;
+    const nn_layer *A = &m->layers[a];
+    if (a < 1 || (A->type != NN_RELU && A->type != NN_LEAKYRELU) || !m->outs[a].buf) return -1;
+    return a;
+}
+
 static clgm_status backward_layers(nn_model *m, int last, const nn_tensor *dy,
                                    const nn_tensor *dx)
 {
@@ -347,12 +364,24 @@ static clgm_status backward_layers(nn_model *m, int last, const nn_tensor *dy,
             db = (i == 0) ? dx->buf : m->work;
             doff = (i == 0) ? dx->off : m->gbuf[p];
         }
-        NN_TRY(nn_layer_backward(m, L, N, xin->buf, xin->off, m->outs[i].buf, m->outs[i].off,
-                                 cb, co, db, doff));
+        /* the activation before this layer: its backward in this one's dx */
+        op_dmask mask;
+        int fold = need_dx ? folds_act_grad(m, i) : -1;
+        if (fold >= 0) {
+            const nn_layer *A = &m->layers[fold];
+            mask = (op_dmask){A->type == NN_LEAKYRELU ? OP_ACT_LEAKY_RELU : OP_ACT_RELU,
+                              A->slope, xin->buf, xin->off};
+            m->dx_mask = &mask;
+        }
+        clgm_status st = nn_layer_backward(m, L, N, xin->buf, xin->off, m->outs[i].buf,
+                                           m->outs[i].off, cb, co, db, doff);
+        m->dx_mask = NULL;
+        NN_TRY(st);
         if (!need_dx) break;
         cb = db;
         co = doff;
         p ^= 1;
+        if (fold >= 0) i = fold; /* done: db is the gradient of the activation's input */
     }
     return CLGM_OK;
 }
@@ -426,8 +455,10 @@ void nn_model_keep_output(nn_model *m, int layer)
  * op_batchnorm_forward, or in the GEMM's epilogue). The activation's
  * backward reads its own output, and the first layer's reads its input, so
  * nothing needs the first layer's output but callers that ask for it
- * (nn_model_keep_output). $CLGM_FUSE=0 keeps every output, and zeroes the
- * weights' gradients in nn_model_zero_grad (no lazy zeroing). */
+ * (nn_model_keep_output). Backward, a Dense or conv layer after a ReLU /
+ * leaky ReLU writes the gradient of the activation's input directly
+ * (folds_act_grad). $CLGM_FUSE=0 keeps every output and pass, and zeroes
+ * the weights' gradients in nn_model_zero_grad (no lazy zeroing). */
 static void plan_fusion(nn_model *m)
 {
     const char *env = getenv("CLGM_FUSE");
@@ -435,6 +466,7 @@ static void plan_fusion(nn_model *m)
         m->n_dense = 0;
         return;
     }
+    m->fold_act_grad = 1;
     for (int i = 0; i + 1 < m->n_layers; i++) {
         nn_layer *L = &m->layers[i];
         nn_layer_type next = L[1].type;

@@ -72,6 +72,12 @@ typedef struct nn_model {
     int last_weight_layer;    /* -1 if none */
     int grad_zero_pending;    /* the weights' gradients are due to be zero */
     int dw_overwrite;         /* set during a backward that writes them */
+    /* A ReLU / leaky ReLU before a Dense or conv layer has its backward folded
+     * into that layer's input gradient (the GEMM's epilogue, col2im or the
+     * layout swap): fold_act_grad (0 with CLGM_FUSE=0), and dx_mask, set
+     * while such a layer's backward runs. */
+    int fold_act_grad;
+    const op_dmask *dx_mask;
     /* Philox stream for init and dropout: draws use (seed, rng_offset) and
      * advance rng_offset; save both to resume bit for bit. */
     uint64_t seed, rng_offset;

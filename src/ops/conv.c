@@ -28,6 +28,8 @@
  * Each direction is a few launches whatever N is, and the weight gradient
  * sums over the batch inside the GEMM's K loop (deterministic, no partial
  * buffers). */
+#include <stdio.h>
+
 #include "device/device.h"
 #include "ops/ops.h"
 #include "ops/ops_util.h"
@@ -194,14 +196,39 @@ static clgm_status im2col(clgm_ctx *ctx, const geom *g, clgm_buf *img, size_t io
                        g->pad, g->Ho, g->Wo, col, (int)col_off(g), w, (int)geom_rows(g) * w);
 }
 
-static clgm_status col2im(clgm_ctx *ctx, const geom *g, clgm_buf *col, clgm_buf *img,
-                          size_t ioff)
+/* The activation-backward arguments of col2im and swap01 (cl/conv.cl):
+ * their *_dgrad entry points read y; the plain ones take `fallback` (a
+ * buffer the kernel has anyway) and never read it. */
+typedef struct mask_args {
+    clgm_buf *buf;
+    int off, relu;
+    float slope;
+} mask_args;
+
+static mask_args mask_of(const op_dmask *dm, clgm_buf *fallback)
 {
+    if (!dm) return (mask_args){fallback, 0, 0, 0.0f};
+    return (mask_args){dm->y, (int)dm->yoff, dm->act == OP_ACT_RELU, dm->slope};
+}
+
+/* "name" or "name_dgrad" */
+static const char *entry(char *buf, size_t n, const char *name, const op_dmask *dm)
+{
+    snprintf(buf, n, "%s%s", name, dm ? "_dgrad" : "");
+    return buf;
+}
+
+static clgm_status col2im(clgm_ctx *ctx, const geom *g, clgm_buf *col, clgm_buf *img,
+                          size_t ioff, const op_dmask *dm)
+{
+    const mask_args mk = mask_of(dm, img);
+    char name[32];
     if (g->KH == 4 && g->KW == 4 && g->stride == 2 && g->pad == 1 && g->Hi == 2 * g->Ho &&
         g->Wi == 2 * g->Wo) {
         size_t gl[2] = {geom_np(g), (size_t)g->Ci}, l[2] = {64, 1};
-        return clgm_launch(ctx, "conv", NULL, "col2im_k4s2p1", 2, gl, l, "biiiiibi", col,
-                           (int)col_off(g), g->N, g->Ci, g->Ho, g->Wo, img, (int)ioff);
+        return clgm_launch(ctx, "conv", NULL, entry(name, sizeof name, "col2im_k4s2p1", dm), 2,
+                           gl, l, "biiiiibibiif", col, (int)col_off(g), g->N, g->Ci, g->Ho,
+                           g->Wo, img, (int)ioff, mk.buf, mk.off, mk.relu, (double)mk.slope);
     }
     /* candidates per axis: ceil(K / stride); 1..4 square have entry points */
     static const char *const fixed[] = {"col2im_m1", "col2im_m2", "col2im_m3", "col2im_m4"};
@@ -209,16 +236,17 @@ static clgm_status col2im(clgm_ctx *ctx, const geom *g, clgm_buf *col, clgm_buf 
     const char *kernel = (mh == mw && mh <= 4) ? fixed[mh - 1] : "col2im";
     size_t gl[2] = {(size_t)g->Hi * g->Wi, (size_t)g->N * g->Ci}, l[2];
     local_for(gl[0], l);
-    return clgm_launch(ctx, "conv", NULL, kernel, 2, gl, l, "biiiiiiiiiiibi", col,
-                       (int)col_off(g),
-                       g->N, g->Ci, g->Hi, g->Wi, g->KH, g->KW, g->stride, g->pad,
-                       g->Ho, g->Wo, img, (int)ioff);
+    return clgm_launch(ctx, "conv", NULL, entry(name, sizeof name, kernel, dm), 2, gl, l,
+                       "biiiiiiiiiiibibiif", col, (int)col_off(g), g->N, g->Ci, g->Hi, g->Wi,
+                       g->KH, g->KW, g->stride, g->pad, g->Ho, g->Wo, img, (int)ioff, mk.buf,
+                       mk.off, mk.relu, (double)mk.slope);
 }
 
-/* out (B, A, L) = in (A, B, L) */
-static clgm_status swap01(clgm_ctx *ctx, clgm_buf *in, size_t ioff, int A, int B,
-                          int L, clgm_buf *out, size_t ooff)
+/* out (B, A, L) = in (A, B, L), times act'(y) with dm */
+static clgm_status swap01_masked(clgm_ctx *ctx, clgm_buf *in, size_t ioff, int A, int B,
+                                 int L, clgm_buf *out, size_t ooff, const op_dmask *dm)
 {
+    const mask_args mk = mask_of(dm, out);
     size_t gl[3] = {(size_t)L, (size_t)A, (size_t)B}, l[3] = {0, 0, 1};
     local_for(gl[0], l);
     if (L <= 256 && (size_t)L <= ctx->info.max_work_group_size) {
@@ -226,8 +254,16 @@ static clgm_status swap01(clgm_ctx *ctx, clgm_buf *in, size_t ioff, int A, int B
         l[0] = (size_t)L;
         l[1] = L < 64 ? (size_t)(64 / L) : 1;
     }
-    return clgm_launch(ctx, "conv", NULL, "swap01", 3, gl, l, "biiiibi", in, (int)ioff,
-                       A, B, L, out, (int)ooff);
+    char name[32];
+    return clgm_launch(ctx, "conv", NULL, entry(name, sizeof name, "swap01", dm), 3, gl, l,
+                       "biiiibibiif", in, (int)ioff, A, B, L, out, (int)ooff, mk.buf, mk.off,
+                       mk.relu, (double)mk.slope);
+}
+
+static clgm_status swap01(clgm_ctx *ctx, clgm_buf *in, size_t ioff, int A, int B,
+                          int L, clgm_buf *out, size_t ooff)
+{
+    return swap01_masked(ctx, in, ioff, A, B, L, out, ooff, NULL);
 }
 
 /* out = swap01(in) with out's A*L columns panel-major, pw wide (pw divides
@@ -243,21 +279,23 @@ static clgm_status swap01_panels(clgm_ctx *ctx, clgm_buf *in, size_t ioff, int A
 
 /* ---- the three directions (see the top comment) ---- */
 
-/* grid = swap(Wm col + bias) with col already in the workspace (as im2col
- * wrote it with panel width pw); bias (one per output channel, a row of the
- * product) may be NULL. */
+/* grid = swap(act(Wm col + bias)) with col already in the workspace (as
+ * im2col wrote it with panel width pw); bias (one per output channel, a row
+ * of the product) and act may be NULL; with dm (a gradient: no bias or act)
+ * grid = act'(y) * swap(Wm col). */
 static clgm_status grid_from_col(clgm_ctx *ctx, const geom *g, int pw, clgm_buf *w,
                                  size_t woff, clgm_buf *bias, size_t boff, const op_act *act,
-                                 float slope, clgm_buf *grid, size_t goff, clgm_buf *work)
+                                 float slope, const op_dmask *dm, clgm_buf *grid, size_t goff,
+                                 clgm_buf *work)
 {
     int rows = (int)geom_rows(g), np = (int)geom_np(g), hw = g->Ho * g->Wo;
     size_t toff = t_off(g);
     op_bias bm = bias ? OP_BIAS_ROWS : OP_BIAS_NONE;
     if (!pw && grid_direct(g))
-        return op_gemm_bias_act_batched(ctx, OP_N, OP_N, g->Co, hw, rows, 1.0f, w, woff,
+        return op_gemm_epilogue_batched(ctx, OP_N, OP_N, g->Co, hw, rows, 1.0f, w, woff,
                                         rows, 0, work, col_off(g), np, (size_t)hw, 0.0f, grid,
                                         goff, hw, (size_t)g->Co * hw, g->N, bm, bias, boff,
-                                        act, slope);
+                                        act, slope, dm);
     if (pw)
         CLGM_TRY(op_gemm_panel_b(ctx, OP_N, OP_N, g->Co, np, rows, 1.0f, w, woff, rows, work,
                                  col_off(g), rows * pw, 0.0f, work, toff, np, bm, bias, boff,
@@ -266,12 +304,14 @@ static clgm_status grid_from_col(clgm_ctx *ctx, const geom *g, int pw, clgm_buf 
         CLGM_TRY(op_gemm_bias_act_batched(ctx, OP_N, OP_N, g->Co, np, rows, 1.0f, w, woff,
                                           rows, 0, work, col_off(g), np, 0, 0.0f, work, toff,
                                           np, 0, 1, bm, bias, boff, act, slope));
-    return swap01(ctx, work, toff, g->Co, g->N, hw, grid, goff);
+    return swap01_masked(ctx, work, toff, g->Co, g->N, hw, grid, goff, dm);
 }
 
-/* image = col2im(Wm^T t) with t in the workspace, panel-major when tp > 0. */
+/* image = col2im(Wm^T t) with t in the workspace, panel-major when tp > 0;
+ * times act'(y) with dm. */
 static clgm_status image_from_t(clgm_ctx *ctx, const geom *g, int tp, clgm_buf *w,
-                                size_t woff, clgm_buf *img, size_t ioff, clgm_buf *work)
+                                size_t woff, clgm_buf *img, size_t ioff, const op_dmask *dm,
+                                clgm_buf *work)
 {
     int rows = (int)geom_rows(g), np = (int)geom_np(g);
     if (tp)
@@ -281,7 +321,7 @@ static clgm_status image_from_t(clgm_ctx *ctx, const geom *g, int tp, clgm_buf *
     else
         CLGM_TRY(op_gemm(ctx, OP_T, OP_N, rows, np, g->Co, 1.0f, w, woff, rows, work,
                          t_off(g), np, 0.0f, work, col_off(g), np));
-    return col2im(ctx, g, work, img, ioff);
+    return col2im(ctx, g, work, img, ioff, dm);
 }
 
 /* dWm += t col^T (dWm = with s->dw_overwrite) with plain col and t already
@@ -311,6 +351,14 @@ static clgm_status check_call(clgm_ctx *ctx, const op_conv_shape *s, int transpo
     CLGM_TRY(ops_check_buf(ctx, op, "weight", w, woff, nw));
     CLGM_TRY(ops_check_buf(ctx, op, yname, y, yoff, ny));
     if (dx) CLGM_TRY(ops_check_buf(ctx, op, "dx", dx, dxoff, nx));
+    if (dx && s->dx_mask) {
+        const op_dmask *dm = s->dx_mask;
+        if (dm->act != OP_ACT_RELU && dm->act != OP_ACT_LEAKY_RELU)
+            return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                             "%s: dx_mask activation %d: only ReLU and leaky ReLU fold into dx",
+                             op, (int)dm->act);
+        CLGM_TRY(ops_check_buf(ctx, op, "dx_mask y", dm->y, dm->yoff, nx));
+    }
     if (dw) CLGM_TRY(ops_check_buf(ctx, op, "dw", dw, dwoff, nw));
     CLGM_TRY(ops_check_buf(ctx, op, "work (op_conv_workspace floats)", work, 0,
                        op_conv_workspace(s, transposed)));
@@ -327,7 +375,7 @@ clgm_status op_conv2d_forward_bias(clgm_ctx *ctx, const op_conv_shape *s, clgm_b
     geom g = geom_of(s, 0);
     int pw = grid_col_width(ctx, &g);
     CLGM_TRY(im2col(ctx, &g, x, xoff, work, pw));
-    return grid_from_col(ctx, &g, pw, w, woff, bias, boff, act, slope, y, yoff, work);
+    return grid_from_col(ctx, &g, pw, w, woff, bias, boff, act, slope, NULL, y, yoff, work);
 }
 
 clgm_status op_conv2d_forward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,
@@ -362,7 +410,7 @@ static clgm_status conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_b
     }
     if (!dx) return CLGM_OK;
     if (pw) CLGM_TRY(swap01_panels(ctx, dy, dyoff, g.N, g.Co, g.Ho * g.Wo, pw, work, toff));
-    return image_from_t(ctx, &g, pw, w, woff, dx, dxoff, work);
+    return image_from_t(ctx, &g, pw, w, woff, dx, dxoff, s->dx_mask, work);
 }
 
 clgm_status op_conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,
@@ -397,7 +445,7 @@ clgm_status op_convt2d_forward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *
     int pw = col_panel_width(ctx, &g);
     if (pw) CLGM_TRY(swap01_panels(ctx, x, xoff, g.N, g.Co, g.Ho * g.Wo, pw, work, toff));
     else CLGM_TRY(swap01(ctx, x, xoff, g.N, g.Co, g.Ho * g.Wo, work, toff));
-    return image_from_t(ctx, &g, pw, w, woff, y, yoff, work);
+    return image_from_t(ctx, &g, pw, w, woff, y, yoff, NULL, work);
 }
 
 clgm_status op_convt2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *x,
@@ -422,5 +470,6 @@ clgm_status op_convt2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf 
     }
     if (!dx) return CLGM_OK;
     if (dw && pw) CLGM_TRY(im2col(ctx, &g, dy, dyoff, work, pw));
-    return grid_from_col(ctx, &g, pw, w, woff, NULL, 0, NULL, 0.0f, dx, dxoff, work);
+    return grid_from_col(ctx, &g, pw, w, woff, NULL, 0, NULL, 0.0f, s->dx_mask, dx, dxoff,
+                         work);
 }

@@ -20,12 +20,16 @@ typedef struct gemm_args {
     op_bias bmode;      /* epilogue: bias per column or row of C, or none */
     clgm_buf *bias;     /* C itself when there is none (never read) */
     size_t bias_off;
-    int act;            /* then 0, or GEMM_ACT_RELU / GEMM_ACT_LEAKY with slope */
+    int act;            /* then 0, or a GEMM_ACT_* mode with slope */
     float slope;
+    clgm_buf *mask;     /* the activation output the *_GRAD modes read; else C */
+    size_t mask_off;
     int bp;             /* B panel-major (op_gemm_panel_b), ldb its panel stride */
 } gemm_args;
 
-enum { GEMM_ACT_NONE = 0, GEMM_ACT_RELU = 1, GEMM_ACT_LEAKY = 2 };
+/* cl/gemm.cl's amode: an activation, or an activation's backward by its output */
+enum { GEMM_ACT_NONE = 0, GEMM_ACT_RELU = 1, GEMM_ACT_LEAKY = 2, GEMM_ACT_RELU_GRAD = 3,
+       GEMM_ACT_LEAKY_GRAD = 4 };
 
 /* ---- argument checks ---- */
 
@@ -105,11 +109,12 @@ static clgm_status launch_naive(clgm_ctx *ctx, const char *options, const gemm_a
 {
     size_t gl[3] = {(size_t)g->N, (size_t)g->M, (size_t)g->batch}, l[3] = {16, 16, 1};
     fit_local(ctx, l);
-    return clgm_launch(ctx, "gemm", options, "gemm_naive", 3, gl, l, "iiiiifbiiibiiifbiiibiiif",
+    return clgm_launch(ctx, "gemm", options, "gemm_naive", 3, gl, l, "iiiiifbiiibiiifbiiibiiifbi",
                        g->ta, g->tb, g->M, g->N, g->K, (double)g->alpha, g->A, (int)g->aoff,
                        g->lda, (int)g->sa, g->B, (int)g->boff, g->ldb, (int)g->sb,
                        (double)g->beta, g->C, (int)g->coff, g->ldc, (int)g->sc, g->bias,
-                       (int)g->bias_off, (int)g->bmode, g->act, (double)g->slope);
+                       (int)g->bias_off, (int)g->bmode, g->act, (double)g->slope, g->mask,
+                       (int)g->mask_off);
 }
 
 /* One launch of a register-blocked kernel over tile_rows x tile_cols tiles;
@@ -122,11 +127,12 @@ static clgm_status launch_tiles(clgm_ctx *ctx, const gemm_params *p, const char 
     size_t gl[3] = {(size_t)tx, (size_t)ty, (size_t)g->batch};
     size_t l[3] = {(size_t)p->lx, (size_t)p->ly, 1};
     fit_local(ctx, l);
-    return clgm_launch(ctx, "gemm", opt, kernel, 3, gl, l, "iiifbiiibiiifbiiibiiifi", g->M,
+    return clgm_launch(ctx, "gemm", opt, kernel, 3, gl, l, "iiifbiiibiiifbiiibiiifbii", g->M,
                        g->N, g->K, (double)g->alpha, g->A, (int)g->aoff, g->lda, (int)g->sa,
                        g->B, (int)g->boff, g->ldb, (int)g->sb, (double)g->beta, g->C,
                        (int)g->coff, g->ldc, (int)g->sc, g->bias, (int)g->bias_off,
-                       (int)g->bmode, g->act, (double)g->slope, g->bp);
+                       (int)g->bmode, g->act, (double)g->slope, g->mask,
+                       (int)g->mask_off, g->bp);
 }
 
 /* Copies A (M x K, not transposed) into scratch as A^T (K x M) and runs
@@ -261,9 +267,10 @@ static clgm_status bias_pass(clgm_ctx *ctx, const gemm_args *g)
 {
     size_t gl[3] = {(size_t)g->N, (size_t)g->M, (size_t)g->batch}, l[3] = {16, 16, 1};
     fit_local(ctx, l);
-    return clgm_launch(ctx, "gemm", NULL, "gemm_bias_pass", 3, gl, l, "iibiiibiiif", g->M,
+    return clgm_launch(ctx, "gemm", NULL, "gemm_bias_pass", 3, gl, l, "iibiiibiiifbi", g->M,
                        g->N, g->C, (int)g->coff, g->ldc, (int)g->sc, g->bias,
-                       (int)g->bias_off, (int)g->bmode, g->act, (double)g->slope);
+                       (int)g->bias_off, (int)g->bmode, g->act, (double)g->slope, g->mask,
+                       (int)g->mask_off);
 }
 
 static clgm_status launch_clblast(clgm_ctx *ctx, const gemm_args *g)
@@ -310,20 +317,38 @@ void gemm_set_observer(gemm_observer fn, void *user)
     observer_user = user;
 }
 
-/* The activation as the kernels take it (act NULL: none). */
-static clgm_status set_act(clgm_ctx *ctx, gemm_args *g, const op_act *act, float slope)
+/* The activation (act) or activation backward (dm) as the kernels take it;
+ * both NULL: none. */
+static clgm_status set_act(clgm_ctx *ctx, gemm_args *g, const op_act *act, float slope,
+                           const op_dmask *dm)
 {
     g->act = GEMM_ACT_NONE;
     g->slope = 0.0f;
-    if (!act) return CLGM_OK;
-    if (*act == OP_ACT_RELU) g->act = GEMM_ACT_RELU;
-    else if (*act == OP_ACT_LEAKY_RELU) g->act = GEMM_ACT_LEAKY;
-    else
+    g->mask = g->C; /* never read, but a valid buffer laid out as C */
+    g->mask_off = g->coff;
+    if (act && dm)
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                         "gemm: an epilogue applies an activation or an activation's "
+                         "backward, not both");
+    const op_act *a = act ? act : dm ? &dm->act : NULL;
+    if (!a) return CLGM_OK;
+    if (*a != OP_ACT_RELU && *a != OP_ACT_LEAKY_RELU)
         return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
                          "gemm: activation %d has no epilogue (ReLU and leaky ReLU have)",
-                         (int)*act);
-    g->slope = slope;
-    return CLGM_OK;
+                         (int)*a);
+    const int leaky = *a == OP_ACT_LEAKY_RELU;
+    if (act) {
+        g->act = leaky ? GEMM_ACT_LEAKY : GEMM_ACT_RELU;
+        g->slope = slope;
+        return CLGM_OK;
+    }
+    g->act = leaky ? GEMM_ACT_LEAKY_GRAD : GEMM_ACT_RELU_GRAD;
+    g->slope = dm->slope;
+    g->mask = dm->y;
+    g->mask_off = dm->yoff;
+    /* Y is read where C is written */
+    return check_matrix(ctx, "Y (the activation output)", g->mask, g->mask_off, g->sc,
+                        g->batch, g->M, g->N, g->ldc);
 }
 
 /* A checked, unpanelled product: the backend's route. */
@@ -356,6 +381,25 @@ static clgm_status dispatch(clgm_ctx *ctx, const gemm_args *g)
     }
 }
 
+clgm_status op_gemm_epilogue_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N,
+                                     int K, float alpha, clgm_buf *A, size_t aoff, int lda,
+                                     size_t stride_a, clgm_buf *B, size_t boff, int ldb,
+                                     size_t stride_b, float beta, clgm_buf *C, size_t coff,
+                                     int ldc, size_t stride_c, int batch, op_bias bias_mode,
+                                     clgm_buf *bias, size_t bias_off, const op_act *act,
+                                     float slope, const op_dmask *dm)
+{
+    gemm_args g = {.ta = (int)ta, .tb = (int)tb, .M = M, .N = N, .K = K, .batch = batch,
+                   .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C, .aoff = aoff,
+                   .boff = boff, .coff = coff, .sa = stride_a, .sb = stride_b,
+                   .sc = stride_c, .lda = lda, .ldb = ldb, .ldc = ldc, .bmode = bias_mode,
+                   .bias = bias_mode == OP_BIAS_NONE ? C : bias,
+                   .bias_off = bias_mode == OP_BIAS_NONE ? 0 : bias_off};
+    CLGM_TRY(check_args(ctx, &g));
+    CLGM_TRY(set_act(ctx, &g, act, slope, dm));
+    return dispatch(ctx, &g);
+}
+
 clgm_status op_gemm_bias_act_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N,
                                      int K, float alpha, clgm_buf *A, size_t aoff, int lda,
                                      size_t stride_a, clgm_buf *B, size_t boff, int ldb,
@@ -364,15 +408,9 @@ clgm_status op_gemm_bias_act_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, in
                                      clgm_buf *bias, size_t bias_off, const op_act *act,
                                      float slope)
 {
-    gemm_args g = {.ta = (int)ta, .tb = (int)tb, .M = M, .N = N, .K = K, .batch = batch,
-                   .alpha = alpha, .beta = beta, .A = A, .B = B, .C = C, .aoff = aoff,
-                   .boff = boff, .coff = coff, .sa = stride_a, .sb = stride_b,
-                   .sc = stride_c, .lda = lda, .ldb = ldb, .ldc = ldc, .bmode = bias_mode,
-                   .bias = bias_mode == OP_BIAS_NONE ? C : bias,
-                   .bias_off = bias_mode == OP_BIAS_NONE ? 0 : bias_off};
-    CLGM_TRY(set_act(ctx, &g, act, slope));
-    CLGM_TRY(check_args(ctx, &g));
-    return dispatch(ctx, &g);
+    return op_gemm_epilogue_batched(ctx, ta, tb, M, N, K, alpha, A, aoff, lda, stride_a, B,
+                                    boff, ldb, stride_b, beta, C, coff, ldc, stride_c, batch,
+                                    bias_mode, bias, bias_off, act, slope, NULL);
 }
 
 clgm_status op_gemm_bias_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N,
@@ -492,7 +530,7 @@ clgm_status op_gemm_panel_b(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int 
                    .ldc = ldc, .bmode = bias_mode,
                    .bias = bias_mode == OP_BIAS_NONE ? C : bias,
                    .bias_off = bias_mode == OP_BIAS_NONE ? 0 : bias_off, .bp = 1};
-    CLGM_TRY(set_act(ctx, &g, act, slope));
+    CLGM_TRY(set_act(ctx, &g, act, slope, NULL));
     /* B checked as `panels` rows of rows*pw floats, panel_stride apart */
     if (rows > 0 && cols > 0)
         CLGM_TRY(check_matrix(ctx, "B (panels)", B, boff, 0, 1, panels, rows * pw,

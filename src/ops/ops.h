@@ -69,6 +69,25 @@ clgm_status op_gemm_bias_act_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, in
                                      int ldc, size_t stride_c, int batch, op_bias bias_mode,
                                      clgm_buf *bias, size_t bias_off, const op_act *act,
                                      float slope);
+/* The backward of a ReLU / leaky ReLU folded into the op that writes the
+ * gradient of that activation's input: the op stores act'(y) * g where it
+ * would store g, y being the activation's forward output laid out as the
+ * gradient (at yoff), the bits of op_act_backward on g. */
+typedef struct op_dmask {
+    op_act act; /* OP_ACT_RELU or OP_ACT_LEAKY_RELU */
+    float slope;
+    clgm_buf *y;
+    size_t yoff;
+} op_dmask;
+/* op_gemm_bias_act_batched, or with dm (and act NULL) C = act'(Y) * (alpha
+ * op(A) op(B) + bias + beta C), Y laid out as C at dm->yoff. */
+clgm_status op_gemm_epilogue_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N,
+                                     int K, float alpha, clgm_buf *A, size_t aoff, int lda,
+                                     size_t stride_a, clgm_buf *B, size_t boff, int ldb,
+                                     size_t stride_b, float beta, clgm_buf *C, size_t coff,
+                                     int ldc, size_t stride_c, int batch, op_bias bias_mode,
+                                     clgm_buf *bias, size_t bias_off, const op_act *act,
+                                     float slope, const op_dmask *dm);
 
 /* Panel-major B (cl/gemm.cl): B's contiguous dimension (N when tb is OP_N,
  * K when OP_T) cut into panels as wide as the own kernels' tiles, the last
@@ -95,6 +114,8 @@ typedef struct op_conv_shape {
     int KH, KW, stride, pad;
     int out_pad;         /* transposed convolution only */
     int dw_overwrite;    /* backward: dw = the gradient instead of dw += it */
+    const op_dmask *dx_mask; /* backward: dx = act'(y) * the gradient (an
+                                activation before the layer; NULL: none) */
 } op_conv_shape;
 /* Fills OH/OW from the other fields (conv: (H+2p-K)/s+1; transposed:
  * (H-1)s-2p+K+out_pad). Returns CLGM_ERR_SHAPE with a message on nonsense. */
