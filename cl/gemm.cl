@@ -413,6 +413,21 @@ __kernel void gemm_bias_pass(int M, int N, __global float *C, int coff, int ldc,
     *c = GEMM_ACT(out, amode, slope, mk[moff + b * sc + i * ldc + j]);
 }
 
+// dst = src (rows x cols, row stride lds) in panel-major form: panels GEMM_TW
+// wide, pstride floats apart, the last one padded with zeros. B for NN / TN
+// when its rows are a multiple of 2 KiB apart (ops/gemm.c). Dims as
+// gemm_unpanel's.
+__kernel void gemm_panel(int rows, int cols, __global const float *src, int soff, int lds,
+                         __global float *dst, int doff, int pstride)
+{
+    const int x = get_global_id(0), r = get_global_id(1), p = get_global_id(2);
+    const int c = p * GEMM_TW + x;
+    if ((p + 1) * GEMM_TW <= cols)
+        dst[doff + p * pstride + r * GEMM_TW + x] = src[soff + r * lds + c];
+    else
+        dst[doff + p * pstride + r * GEMM_TW + x] = c < cols ? src[soff + r * lds + c] : 0.0f;
+}
+
 // dst (rows x cols, row stride ldd) = src in panel-major form (panels GEMM_TW
 // wide, pstride floats apart), for the products that read B^T and back-ends
 // that take plain matrices only. dim 0: column within the panel, dim 1: row,

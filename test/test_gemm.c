@@ -263,6 +263,32 @@ static void check_panels(clgm_ctx *ctx, const char *backend)
     case_panel = 0;
 }
 
+/* NN with B's rows 512 and 1024 floats apart and K >= 64, which the own
+ * backend copies into panels first (gemm_panel; a partial last panel here),
+ * with beta, a row bias, NaN in C and an activation; and K below the
+ * threshold, and TN, which read B as it is. */
+static void check_packed_b(clgm_ctx *ctx)
+{
+    const layout plain = {0, 0, 0}, b512 = {512 - 53, 3, 0}, b1024 = {1024 - 53, 0, 0};
+    const layout pc = {2, 7, 0};
+    for (int t = 0; t < 2; t++) {
+        op_trans ta = t ? OP_T : OP_N;
+        check_case(ctx, "own", ta, OP_N, 37, 53, 64, 1.0f, 0.0f, 1, &plain, &b512, &plain, 1,
+                   700 + (uint64_t)t);
+        case_bias = OP_BIAS_ROWS;
+        case_act = 2;
+        check_case(ctx, "own", ta, OP_N, 40, 53, 100, 0.5f, -2.0f, 1, &plain, &b1024, &pc, 0,
+                   710 + (uint64_t)t);
+        case_bias = OP_BIAS_NONE;
+        case_act = 4;
+        check_case(ctx, "own", ta, OP_N, 9, 53, 70, 1.0f, 0.0f, 1, &plain, &b512, &plain, 0,
+                   720 + (uint64_t)t);
+        case_act = 0;
+        check_case(ctx, "own", ta, OP_N, 9, 53, 63, 1.0f, 1.0f, 1, &plain, &b512, &pc, 0,
+                   730 + (uint64_t)t);
+    }
+}
+
 /* Tile configurations other than the built-in default go through the -D
  * build options path; ntt switches NT between its dot-product kernel and
  * the transpose + TT route, and ntk=20 splits the two shapes below between
@@ -427,6 +453,7 @@ int main(int argc, char **argv)
     check_shapes(ctx, "naive");
     check_shapes(ctx, "own");
     check_other_tiles(ctx);
+    check_packed_b(ctx);
     check_bias(ctx, "naive");
     check_bias(ctx, "own");
     setenv("CLGM_GEMM_PARAMS", "pan=1", 1); /* panels for any width */

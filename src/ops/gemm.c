@@ -168,6 +168,41 @@ static clgm_status launch_a_transposed(clgm_ctx *ctx, const gemm_params *p,
     return st;
 }
 
+/* B copied into panels first (cl/gemm.cl's gemm_panel), then the kernel
+ * reads it panel-major: for a plain B whose rows are a multiple of 2 KiB
+ * apart (Dense weights with 512 or 1024 columns in dx = dy W), where a tile
+ * streaming B down k maps onto a few cache sets. The copy is K*N floats
+ * against 2*M*N*K flops. */
+static clgm_status launch_b_packed(clgm_ctx *ctx, const gemm_params *p, const char *opt,
+                                   const char *kernel, const gemm_args *g)
+{
+    const int pw = p->vw * p->vn, panels = (g->N + pw - 1) / pw;
+    const size_t pstride = (size_t)g->K * pw;
+    if (pstride * panels > (size_t)INT32_MAX)
+        return launch_tiles(ctx, p, opt, kernel, p->tm, pw, g);
+    clgm_buf *packed;
+    CLGM_TRY(clgm_buf_create(ctx, pstride * panels * sizeof(float), &packed));
+    size_t gl[3] = {(size_t)pw, (size_t)g->K, (size_t)panels};
+    /* exact: the kernel checks the last panel only; rows of 8 where K allows
+     * (one row per group ran at a third of the memory speed on PoCL) */
+    size_t l[3] = {(size_t)pw, 8, 1};
+    while (g->K % (int)l[1]) l[1] /= 2;
+    while (l[0] > ctx->info.max_work_group_size || pw % (int)l[0]) l[0] /= 2;
+    while (l[0] * l[1] > ctx->info.max_work_group_size) l[1] /= 2;
+    clgm_status st = clgm_launch(ctx, "gemm", opt, "gemm_panel", 3, gl, l, "iibiibii", g->K,
+                                 g->N, g->B, (int)g->boff, g->ldb, packed, 0, (int)pstride);
+    if (st == CLGM_OK) {
+        gemm_args t = *g;
+        t.B = packed;
+        t.boff = 0;
+        t.ldb = (int)pstride;
+        t.bp = 1;
+        st = launch_tiles(ctx, p, opt, kernel, p->tm, pw, &t);
+    }
+    clgm_buf_release(ctx, packed); /* in-order queue: reuse waits for the GEMM */
+    return st;
+}
+
 /* The own backend. Each case takes the kernel whose vectors run along a
  * contiguous dimension that is wide enough; gemm_naive takes what is left
  * (NN/TN narrower than a tile in both M and N, TT narrower in M). */
@@ -184,6 +219,12 @@ static clgm_status launch_own(clgm_ctx *ctx, const gemm_params *p, const gemm_ar
          * run: with a long K, transposing A first pays (p->nn_tn, measured). */
         if (wide_n && !g->ta && p->nn_tn > 0 && g->K >= p->nn_tn)
             return launch_a_transposed(ctx, p, opt, "gemm_tn", p->tm, tw, g);
+        /* (measured with bench_gemm on PoCL, a 2-core Xeon: mlp-gan's fc4 dx,
+         * 4 KiB rows, 77-88 -> 111-115 GFLOPS, fc3 dx, 2 KiB, +7-15%; 1 KiB
+         * rows (fc2 dx) lost, as did TN's short-K weight gradients) */
+        if (wide_n && !g->ta && !g->bp && g->batch == 1 && p->panel > 0 && g->K >= 64 &&
+            g->ldb % 512 == 0)
+            return launch_b_packed(ctx, p, opt, "gemm_nn", g);
         if (wide_n)
             return launch_tiles(ctx, p, opt, g->ta ? "gemm_tn" : "gemm_nn", p->tm, tw, g);
         if (wide_m && g->ta)
