@@ -413,6 +413,16 @@ __kernel void gemm_bias_pass(int M, int N, __global float *C, int coff, int ldc,
     *c = GEMM_ACT(out, amode, slope, mk[moff + b * sc + i * ldc + j]);
 }
 
+// dst (rows x cols, row stride ldd) = src (row stride lds): A^T for the
+// kernels reading its rows down k, moved to a stride that is no multiple of
+// 2 KiB (ops/gemm.c).
+__kernel void gemm_copy_rows(int rows, int cols, __global const float *src, int soff,
+                             int lds, __global float *dst, int doff, int ldd)
+{
+    const int c = get_global_id(0), r = get_global_id(1);
+    if (c < cols && r < rows) dst[doff + r * ldd + c] = src[soff + r * lds + c];
+}
+
 // dst = src (rows x cols, row stride lds) in panel-major form: panels GEMM_TW
 // wide, pstride floats apart, the last one padded with zeros. B for NN / TN
 // when its rows are a multiple of 2 KiB apart (ops/gemm.c). Dims as

@@ -263,11 +263,11 @@ static void check_panels(clgm_ctx *ctx, const char *backend)
     case_panel = 0;
 }
 
-/* NN with B's rows 512 and 1024 floats apart and K >= 64, which the own
- * backend copies into panels first (gemm_panel; a partial last panel here),
- * with beta, a row bias, NaN in C and an activation; and K below the
- * threshold, and TN, which read B as it is. */
-static void check_packed_b(clgm_ctx *ctx)
+/* Operands the own backend copies first. NN with B's rows 512 and 1024
+ * floats apart and K >= 64, which it copies into panels (gemm_panel; a
+ * partial last panel here), with beta, a row bias, NaN in C and an
+ * activation; K below the threshold and TN read B as it is. */
+static void check_copied_operands(clgm_ctx *ctx)
 {
     const layout plain = {0, 0, 0}, b512 = {512 - 53, 3, 0}, b1024 = {1024 - 53, 0, 0};
     const layout pc = {2, 7, 0};
@@ -287,6 +287,22 @@ static void check_packed_b(clgm_ctx *ctx)
         check_case(ctx, "own", ta, OP_N, 9, 53, 63, 1.0f, 1.0f, 1, &plain, &b512, &pc, 0,
                    730 + (uint64_t)t);
     }
+    /* A^T's rows 512 / 1024 floats apart, which the kernels reading them
+     * down k get as a copy at another stride: TN, TN by columns, TT, and NT
+     * through the transpose + TT route with M = 512 (batched too) */
+    const layout a512 = {512 - 37, 0, 0}, a1024 = {1024 - 40, 5, 0}, ag = {0, 3, 7};
+    check_case(ctx, "own", OP_T, OP_N, 37, 53, 64, 1.0f, 0.0f, 1, &a512, &plain, &plain, 1, 740);
+    case_bias = OP_BIAS_ROWS;
+    case_act = 1;
+    check_case(ctx, "own", OP_T, OP_N, 40, 7, 30, 0.5f, -2.0f, 1, &a1024, &plain, &pc, 0, 741);
+    case_bias = OP_BIAS_COLS;
+    case_act = 3;
+    check_case(ctx, "own", OP_T, OP_T, 37, 9, 20, 1.0f, 0.0f, 1, &a512, &plain, &plain, 1, 742);
+    case_bias = OP_BIAS_NONE;
+    case_act = 0;
+    check_case(ctx, "own", OP_N, OP_T, 512, 40, 20, 1.0f, 0.0f, 1, &plain, &plain, &plain, 1,
+               743);
+    check_case(ctx, "own", OP_N, OP_T, 512, 40, 20, 0.5f, 1.0f, 2, &ag, &plain, &pc, 0, 744);
 }
 
 /* Tile configurations other than the built-in default go through the -D
@@ -453,7 +469,7 @@ int main(int argc, char **argv)
     check_shapes(ctx, "naive");
     check_shapes(ctx, "own");
     check_other_tiles(ctx);
-    check_packed_b(ctx);
+    check_copied_operands(ctx);
     check_bias(ctx, "naive");
     check_bias(ctx, "own");
     setenv("CLGM_GEMM_PARAMS", "pan=1", 1); /* panels for any width */

@@ -813,12 +813,15 @@ static void test_lazy_zero(void)
 }
 
 /* Dropout with p = 0 (or in eval) is the identity: a view of its input, no
- * copy, and the same outputs and gradients as the model without it. */
+ * copy, and the same outputs and gradients as the model without it (whose
+ * last linear layer takes the leaky ReLU's backward: across the dropout too). */
 static void test_identity_dropout(void)
 {
     const char *with = "{\"input\":[6],\"layers\":[{\"type\":\"linear\",\"out\":5},"
+                       "{\"type\":\"leakyrelu\",\"slope\":0.2},"
                        "{\"type\":\"dropout\",\"p\":0.0},{\"type\":\"linear\",\"out\":3}]}";
     const char *without = "{\"input\":[6],\"layers\":[{\"type\":\"linear\",\"out\":5},"
+                          "{\"type\":\"leakyrelu\",\"slope\":0.2},"
                           "{\"type\":\"linear\",\"out\":3}]}";
     nn_model *a = NULL, *b = NULL;
     TU_OK(ctx, nn_model_create(ctx, with, 4, 3, &a));
@@ -849,7 +852,7 @@ static void test_identity_dropout(void)
         TU_OK(ctx, nn_tensor_read(ctx, dxs[k], dxh[k]));
         TU_OK(ctx, nn_model_get_grad(ms[k], nn_model_find(ms[k], "net.0.weight"), gs[k]));
     }
-    nn_tensor o0 = nn_model_layer_output(a, 0), o1 = nn_model_layer_output(a, 1);
+    nn_tensor o0 = nn_model_layer_output(a, 1), o1 = nn_model_layer_output(a, 2);
     TU_CHECK(o0.buf == o1.buf && o0.off == o1.off, "dropout p=0 is a view of its input");
     TU_CHECK(!memcmp(ya, yb, sizeof ya) && !memcmp(dxa, dxb, sizeof dxa) &&
                  !memcmp(ga, gb, sizeof ga),

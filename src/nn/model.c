@@ -326,8 +326,8 @@ static clgm_status backward_range(nn_model *m, int last, const nn_tensor *dy, co
 }
 
 /* The layer whose backward layer i's input gradient can take: the ReLU /
- * leaky ReLU before it (views such as flatten between them alias its
- * output), when i is a Dense or conv layer, the activation is not the first
+ * leaky ReLU before it (views such as flatten and identity dropouts
+ * between them alias its output), when i is a Dense or conv layer, the activation is not the first
  * layer (whose gradient goes to the caller's dx) and its output (layer i's
  * input) is where the backward reads it. -1: none. */
 static int folds_act_grad(const nn_model *m, int i)
@@ -336,7 +336,9 @@ static int folds_act_grad(const nn_model *m, int i)
     const nn_layer *L = &m->layers[i];
     if (L->type != NN_LINEAR && L->type != NN_CONV2D && L->type != NN_CONVT2D) return -1;
     int a = i - 1;
-    while (a > 0 && nn_layer_is_view(&m->layers[a])) a--;
+    while (a > 0 && (nn_layer_is_view(&m->layers[a]) ||
+                     (m->layers[a].type == NN_DROPOUT && !m->layers[a].dropout_active)))
+        a--;
     const nn_layer *A = &m->layers[a];
     if (a < 1 || (A->type != NN_RELU && A->type != NN_LEAKYRELU) || !m->outs[a].buf) return -1;
     return a;
