@@ -85,6 +85,28 @@ IM2COL_KERNEL(im2col_k1, 1, 1, FULL_UNROLL)
 IM2COL_KERNEL(im2col_k3, 3, 3, FULL_UNROLL)
 IM2COL_KERNEL(im2col_k4, 4, 4, FULL_UNROLL)
 
+// col^T in panels for the weight gradient dW = t col^T as an NN product
+// (cl/gemm.cl reads B panel-major): B = col^T (NP x rows) cut along rows into
+// panels 32 wide, position j's 32 values (two channels' 16 taps of a 4x4
+// kernel) contiguous, panels pstride floats apart. Dims (value x in the
+// panel, j, panel) so the stores run along dim 0 (per-item float16 stores
+// became scatters under PoCL's vectorizer: 4x slower than im2col).
+__kernel void im2col_k4_tpanels(__global const float *img, int ioff, int N, int C, int H,
+                                int W, int stride, int pad, int OH, int OW,
+                                __global float *col, int coff, int pstride)
+{
+    int x = get_global_id(0), j = get_global_id(1), p = get_global_id(2);
+    int ohw = OH * OW;
+    if (j >= N * ohw) return; // never: the host's dim-1 groups divide N*OH*OW
+    int c = 2 * p + (x >> 4), ky = (x >> 2) & 3, kx = x & 3;
+    int n = fdiv(j, ohw), q = j - n * ohw;
+    int oy = fdiv(q, OW), ox = q - oy * OW;
+    int y = oy * stride - pad + ky, xx = ox * stride - pad + kx;
+    int ok = y >= 0 && y < H && xx >= 0 && xx < W;
+    float t = img[ioff + ((n * C + c) * H + (ok ? y : 0)) * W + (ok ? xx : 0)];
+    col[coff + p * pstride + j * 32 + x] = ok ? t : 0.0f;
+}
+
 // Adjoint of im2col as a gather: each image pixel sums, in a fixed order,
 // the column entries that im2col would have copied it into. No atomics, so
 // the result is deterministic. img is overwritten.

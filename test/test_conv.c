@@ -659,6 +659,10 @@ int main(int argc, char **argv)
          * (panel_test_conv, oclgrind_panel_conv), conv and transposed */
         {{2, 2, 8, 8, 3, 0, 0, 4, 4, 2, 1, 0, 0, NULL}, 0, 2, 0},
         {{2, 3, 4, 4, 2, 0, 0, 4, 4, 2, 1, 0, 0, NULL}, 1, 2, 0},
+        /* 4x4 kernels over 4 image channels (64 rows, two panels): the
+         * weight gradient as an NN product over col^T in panels */
+        {{2, 4, 8, 8, 3, 0, 0, 4, 4, 2, 1, 0, 0, NULL}, 0, 1, 0},
+        {{2, 3, 4, 4, 4, 0, 0, 4, 4, 2, 1, 0, 0, NULL}, 1, 1, 0},
         /* wide channel counts with k3, and a transposed k2 */
         {{1, 32, 4, 4, 3, 0, 0, 3, 3, 1, 1, 0, 0, NULL}, 0, 2, 0},
         {{2, 3, 3, 3, 8, 0, 0, 2, 2, 2, 0, 0, 0, NULL}, 1, 2, 0},

@@ -141,8 +141,8 @@ clgm_status op_conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s,
 /* The same, with `work` still holding the im2col columns that
  * op_conv2d_forward wrote for this x and shape (nothing has used work since):
  * the weight gradient skips recomputing them where it reads them as they
- * are (op_conv2d_reuses_columns; panel-major ones it cannot). The caller
- * tracks that. */
+ * are (op_conv2d_reuses_columns; not panel-major ones, nor where it
+ * multiplies by col^T in panels of its own). The caller tracks that. */
 int op_conv2d_reuses_columns(clgm_ctx *ctx, const op_conv_shape *s);
 clgm_status op_conv2d_backward_reuse(clgm_ctx *ctx, const op_conv_shape *s,
                                      clgm_buf *x, size_t xoff, clgm_buf *w, size_t woff,
