@@ -155,10 +155,10 @@ static int check_case(clgm_ctx *ctx, const char *backend, op_trans ta, op_trans 
                                             batch, case_bias, bbias, 2, NULL, 0.0f, &dm));
         clgm_buf_release(ctx, bym);
     } else if (case_act)
-        TU_OK(ctx, op_gemm_bias_act_batched(ctx, ta, tb, M, N, K, alpha, ba, la->off, lda, sa,
+        TU_OK(ctx, op_gemm_epilogue_batched(ctx, ta, tb, M, N, K, alpha, ba, la->off, lda, sa,
                                             bb, lb->off, ldb, sb, beta, bc, lc->off, ldc, sc,
                                             batch, case_bias, bbias, 2,
-                                            &case_acts[case_act - 1], 0.2f));
+                                            &case_acts[case_act - 1], 0.2f, NULL));
     else if (case_bias != OP_BIAS_NONE)
         TU_OK(ctx, op_gemm_bias_batched(ctx, ta, tb, M, N, K, alpha, ba, la->off, lda, sa, bb,
                                         lb->off, ldb, sb, beta, bc, lc->off, ldc, sc, batch,
@@ -185,7 +185,8 @@ static int check_case(clgm_ctx *ctx, const char *backend, op_trans ta, op_trans 
     TU_CHECK(bad == 0,
              "%s %c%c M=%d N=%d K=%d batch=%d alpha=%g beta=%g nan_c=%d bias=%d act=%d: %d "
              "bad, worst C[%zu] = %.9g want %.9g (tol %.3g)", backend, ta ? 'T' : 'N',
-             tb ? 'T' : 'N', M, N, K, batch, alpha, beta, nan_c, (int)case_bias, case_act, bad, worst,
+             tb ? 'T' : 'N', M, N, K, batch, alpha, beta, nan_c, (int)case_bias, case_act, bad,
+             worst,
              got[worst], want[worst], tol[worst]);
     clgm_buf_release(ctx, bbias);
     free(bias);
@@ -386,8 +387,8 @@ static void check_bias(clgm_ctx *ctx, const char *backend)
                                   buf, 0, 8, 0, 1, OP_BIAS_NONE, NULL, 0, NULL, 0.0f, &dm);
     TU_CHECK(st == CLGM_ERR_SHAPE, "%s: a Y running past its buffer must fail, got %s",
              backend, clgm_status_str(st));
-    st = op_gemm_bias_act_batched(ctx, OP_N, OP_N, 4, 8, 4, 1, buf, 0, 4, 0, buf, 0, 8, 0, 0,
-                                  buf, 0, 8, 0, 1, OP_BIAS_NONE, NULL, 0, &tanh_act, 0.0f);
+    st = op_gemm_epilogue_batched(ctx, OP_N, OP_N, 4, 8, 4, 1, buf, 0, 4, 0, buf, 0, 8, 0, 0,
+                                  buf, 0, 8, 0, 1, OP_BIAS_NONE, NULL, 0, &tanh_act, 0.0f, NULL);
     TU_CHECK(st == CLGM_ERR_INVALID_ARG && strstr(clgm_last_error(ctx), "epilogue"),
              "%s: a tanh epilogue must fail (it has none), got %s", backend,
              clgm_status_str(st));

@@ -153,5 +153,6 @@ void clgm_profile_print(clgm_ctx *ctx)
     /* Host work, waits and launch gaps show as the device idling between kernels. */
     if (ctx->prof_span_ms > 0)
         fprintf(stderr, "%-40s %8s %12.3f %10s %6.1f%%\n", "idle between kernels", "",
-                ctx->prof_span_ms - total, "", 100.0 * (ctx->prof_span_ms - total) / ctx->prof_span_ms);
+                ctx->prof_span_ms - total, "",
+                100.0 * (ctx->prof_span_ms - total) / ctx->prof_span_ms);
 }

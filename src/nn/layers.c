@@ -75,10 +75,10 @@ clgm_status nn_layer_forward(nn_model *m, nn_layer *L, int N, clgm_buf *x, size_
         /* y (N,O) = act(x (N,F) W^T + b), W (O,F) */
         int F = L->in_shape[0], O = L->out;
         NN_TRY(effective_weight(m, L, &wb, &wo));
-        return op_gemm_bias_act_batched(ctx, OP_N, OP_T, N, O, F, 1.0f, x, xoff, F, 0, wb, wo,
+        return op_gemm_epilogue_batched(ctx, OP_N, OP_T, N, O, F, 1.0f, x, xoff, F, 0, wb, wo,
                                         F, 0, 0.0f, y, yoff, O, 0, 1,
                                         L->bias ? OP_BIAS_COLS : OP_BIAS_NONE, m->params, L->b,
-                                        act, slope);
+                                        act, slope, NULL);
     }
     case NN_CONV2D:
     case NN_CONVT2D: {

@@ -303,9 +303,9 @@ static clgm_status grid_from_col(clgm_ctx *ctx, const geom *g, int pw, clgm_buf 
                                  col_off(g), rows * pw, 0.0f, work, toff, np, bm, bias, boff,
                                  act, slope));
     else
-        CLGM_TRY(op_gemm_bias_act_batched(ctx, OP_N, OP_N, g->Co, np, rows, 1.0f, w, woff,
+        CLGM_TRY(op_gemm_epilogue_batched(ctx, OP_N, OP_N, g->Co, np, rows, 1.0f, w, woff,
                                           rows, 0, work, col_off(g), np, 0, 0.0f, work, toff,
-                                          np, 0, 1, bm, bias, boff, act, slope));
+                                          np, 0, 1, bm, bias, boff, act, slope, NULL));
     return swap01_masked(ctx, work, toff, g->Co, g->N, hw, grid, goff, dm);
 }
 

@@ -482,19 +482,6 @@ clgm_status op_gemm_epilogue_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, in
     return dispatch(ctx, &g);
 }
 
-clgm_status op_gemm_bias_act_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N,
-                                     int K, float alpha, clgm_buf *A, size_t aoff, int lda,
-                                     size_t stride_a, clgm_buf *B, size_t boff, int ldb,
-                                     size_t stride_b, float beta, clgm_buf *C, size_t coff,
-                                     int ldc, size_t stride_c, int batch, op_bias bias_mode,
-                                     clgm_buf *bias, size_t bias_off, const op_act *act,
-                                     float slope)
-{
-    return op_gemm_epilogue_batched(ctx, ta, tb, M, N, K, alpha, A, aoff, lda, stride_a, B,
-                                    boff, ldb, stride_b, beta, C, coff, ldc, stride_c, batch,
-                                    bias_mode, bias, bias_off, act, slope, NULL);
-}
-
 clgm_status op_gemm_bias_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N,
                                  int K, float alpha, clgm_buf *A, size_t aoff, int lda,
                                  size_t stride_a, clgm_buf *B, size_t boff, int ldb,
@@ -502,9 +489,9 @@ clgm_status op_gemm_bias_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M,
                                  int ldc, size_t stride_c, int batch, op_bias bias_mode,
                                  clgm_buf *bias, size_t bias_off)
 {
-    return op_gemm_bias_act_batched(ctx, ta, tb, M, N, K, alpha, A, aoff, lda, stride_a, B,
+    return op_gemm_epilogue_batched(ctx, ta, tb, M, N, K, alpha, A, aoff, lda, stride_a, B,
                                     boff, ldb, stride_b, beta, C, coff, ldc, stride_c, batch,
-                                    bias_mode, bias, bias_off, NULL, 0.0f);
+                                    bias_mode, bias, bias_off, NULL, 0.0f, NULL);
 }
 
 clgm_status op_gemm_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N,

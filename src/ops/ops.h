@@ -57,18 +57,7 @@ clgm_status op_gemm_bias_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M,
                                  size_t stride_b, float beta, clgm_buf *C, size_t coff,
                                  int ldc, size_t stride_c, int batch, op_bias bias_mode,
                                  clgm_buf *bias, size_t bias_off);
-/* The same, then an activation on each element of C as it is stored:
- * C = act(alpha op(A) op(B) + bias + beta C), act NULL (none), OP_ACT_RELU or
- * OP_ACT_LEAKY_RELU with slope; the bits op_act_forward gives on the result
- * (a Dense or conv layer and its activation in one pass over C). */
 typedef enum { OP_ACT_RELU, OP_ACT_LEAKY_RELU, OP_ACT_TANH, OP_ACT_SIGMOID } op_act;
-clgm_status op_gemm_bias_act_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N,
-                                     int K, float alpha, clgm_buf *A, size_t aoff, int lda,
-                                     size_t stride_a, clgm_buf *B, size_t boff, int ldb,
-                                     size_t stride_b, float beta, clgm_buf *C, size_t coff,
-                                     int ldc, size_t stride_c, int batch, op_bias bias_mode,
-                                     clgm_buf *bias, size_t bias_off, const op_act *act,
-                                     float slope);
 /* The backward of a ReLU / leaky ReLU folded into the op that writes the
  * gradient of that activation's input: the op stores act'(y) * g where it
  * would store g, y being the activation's forward output laid out as the
@@ -79,8 +68,12 @@ typedef struct op_dmask {
     clgm_buf *y;
     size_t yoff;
 } op_dmask;
-/* op_gemm_bias_act_batched, or with dm (and act NULL) C = act'(Y) * (alpha
- * op(A) op(B) + bias + beta C), Y laid out as C at dm->yoff. */
+/* The same, then an activation applied to each element of C as it is
+ * stored: C = act(alpha op(A) op(B) + bias + beta C) with act OP_ACT_RELU or
+ * OP_ACT_LEAKY_RELU and slope, the bits op_act_forward gives on the result
+ * (a Dense or conv layer and its activation in one pass over C); or, with dm
+ * instead, an activation's backward: C = act'(Y) * (...), Y laid out as C at
+ * dm->yoff. act and dm NULL: op_gemm_bias_batched. */
 clgm_status op_gemm_epilogue_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N,
                                      int K, float alpha, clgm_buf *A, size_t aoff, int lda,
                                      size_t stride_a, clgm_buf *B, size_t boff, int ldb,
@@ -99,7 +92,7 @@ clgm_status op_gemm_epilogue_batched(clgm_ctx *ctx, op_trans ta, op_trans tb, in
  * agree. The own NN/TN kernels read the panels; B^T (tb OP_T) and a
  * back-end that takes plain matrices only (CLGM_GEMM forcing one) get B
  * unpacked into scratch first. Not with OP_BIAS_COLS; act as in
- * op_gemm_bias_act_batched. */
+ * op_gemm_epilogue_batched. */
 int op_gemm_panel_width(clgm_ctx *ctx, size_t cols);
 clgm_status op_gemm_panel_b(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int N, int K,
                             float alpha, clgm_buf *A, size_t aoff, int lda, clgm_buf *B,
@@ -127,7 +120,7 @@ clgm_status op_conv2d_forward(clgm_ctx *ctx, const op_conv_shape *s,
                               clgm_buf *x, size_t xoff, clgm_buf *w, size_t woff,
                               clgm_buf *y, size_t yoff, clgm_buf *work);
 /* The same plus bias[c] on output channel c (bias NULL: none), then act
- * (NULL: none; ReLU or leaky ReLU with slope, as op_gemm_bias_act_batched),
+ * (NULL: none; ReLU or leaky ReLU with slope, as op_gemm_epilogue_batched),
  * both in the GEMM's epilogue rather than in passes over y. */
 clgm_status op_conv2d_forward_bias(clgm_ctx *ctx, const op_conv_shape *s,
                                    clgm_buf *x, size_t xoff, clgm_buf *w, size_t woff,
