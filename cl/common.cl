@@ -56,7 +56,7 @@ float group_sum(__local float *buf, float v)
 // Their backward from the forward output o and the gradient g, shared by
 // act.cl and the kernels that fold it into the gradient they write (gemm.cl,
 // conv.cl). ACT_GRAD_SEL is either, by a flag, as selects rather than
-// branches (a branch around a load stopped PoCL vectorizing col2im: 6x).
+// branches (a branch around the load made PoCL's col2im several times slower).
 #define ACT_RELU_GRAD(o, g) ((o) > 0.0f ? (g) : 0.0f)
 #define ACT_LEAKY_RELU_GRAD(o, g, slope) ((o) > 0.0f ? (g) : (slope) * (g))
 #define ACT_GRAD_SEL(relu, o, g, slope) ((o) > 0.0f ? (g) : (relu) ? 0.0f : (slope) * (g))

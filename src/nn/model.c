@@ -327,9 +327,10 @@ static clgm_status backward_range(nn_model *m, int last, const nn_tensor *dy, co
 
 /* The layer whose backward layer i's input gradient can take: the ReLU /
  * leaky ReLU before it (views such as flatten and identity dropouts
- * between them alias its output), when i is a Dense or conv layer, the activation is not the first
- * layer (whose gradient goes to the caller's dx) and its output (layer i's
- * input) is where the backward reads it. -1: none. */
+ * between them alias its output), when i is a Dense or conv layer, the
+ * activation is not the first layer (whose gradient goes to the caller's
+ * dx) and its output (layer i's input) is where the backward reads it.
+ * -1: none. */
 static int folds_act_grad(const nn_model *m, int i)
 {
     if (!m->fold_act_grad) return -1;

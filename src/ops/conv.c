@@ -429,11 +429,10 @@ static clgm_status conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_b
     size_t toff = t_off(&g);
     int pw = col_panel_width(ctx, &g); /* t's, for dx */
     int fwd_plain = !grid_col_width(ctx, &g); /* the forward's columns: ctx and shape */
-    /* t = dy in GEMM layout (after col in work: the columns survive), col =
-     * im2col(x) unless the forward's are still there; then dw, then dx
-     * (col overwritten). The weight gradient reads col^T and t as rows,
-     * which panels slow down, so with panels it gets plain ones of its own
-     * and dx a panel-major t. */
+    /* t = dy in GEMM layout (after col in work: the columns survive); dw
+     * from col^T in panels (tpanel_grad) or from col = im2col(x) unless the
+     * forward's plain ones are still there; then dx (col overwritten), from a
+     * panel-major t where the GEMM reads panels. */
     if (dw || !pw) CLGM_TRY(swap01(ctx, dy, dyoff, g.N, g.Co, g.Ho * g.Wo, work, toff));
     if (dw) {
         if (tpanel_grad(ctx, &g)) {
