@@ -60,6 +60,7 @@ static const shape shapes[] = {
     {"dcgan D conv1 fwd, panels", OP_N, OP_N, 64, 64 * 196, 16, 1, 1},
     {"dcgan D conv2 fwd, panels", OP_N, OP_N, 128, 64 * 49, 64 * 16, 1, 1},
     {"dcgan D conv2 dcols, panels", OP_T, OP_N, 64 * 16, 64 * 49, 128, 1, 1},
+    {"dcgan D conv2 dW, panels", OP_N, OP_N, 128, 64 * 16, 64 * 49, 1, 1},
     {"dcgan D conv2 fwd per-image", OP_N, OP_N, 128, 49, 64 * 16, 64, 0},
     {"dcgan G convT1 cols", OP_T, OP_N, 64 * 16, 64 * 49, 128, 1, 0},
     {"dcgan G linear 100->6272", OP_N, OP_T, 64, 6272, 100, 1, 0},
