@@ -212,6 +212,42 @@ COL2IM_KERNELS(1, _dgrad)
 COL2IM_K4S2_KERNEL(0, )
 COL2IM_K4S2_KERNEL(1, _dgrad)
 
+// The phase products of a 4x4, stride-2, pad-1 input gradient (gemm.cl's
+// gemm_k4s2_phases) need the grid tensor channels-last with a zero border
+// and the weight's taps per phase.
+// dyp (N, OH+2, OW+2, C) = grid (N, C, OH, OW) inside a zero border. Dim 0
+// the channel (contiguous stores), dim 1 the bordered position, dim 2 n.
+__kernel void k4s2_grid_padded(__global const float *grid, int goff, int N, int C, int OH,
+                               int OW, __global float *dyp, int doff)
+{
+    int c = get_global_id(0), p = get_global_id(1), n = get_global_id(2);
+    int pw = OW + 2, np = (OH + 2) * pw;
+    if (n >= N) return;
+    GUARD2(c, C, p, np, int py = fdiv(p, pw); int px = p - py * pw;
+           int ok = py >= 1 && py <= OH && px >= 1 && px <= OW;
+           float v = grid[goff + ((n * C + c) * OH + (ok ? py - 1 : 0)) * OW + (ok ? px - 1 : 0)];
+           dyp[doff + (n * np + p) * C + c] = ok ? v : 0.0f;)
+}
+
+// wp[phase][t][co][ci] = w[co][ci][ky][kx] (w stored (CO, CI, 4, 4)) with,
+// per axis, phase parity e and tap t: k = e ? 2t : 2t + 1 (gemm_k4s2_phases),
+// ci in panels pw wide, zero past CI. Dim 0 ci (up to whole panels), dim 1
+// co, dim 2 phase * 4 + t.
+__kernel void k4s2_phase_weights(__global const float *w, int woff, int CO, int CI, int pw,
+                                 __global float *wp, int poff)
+{
+    int ci = get_global_id(0), co = get_global_id(1), pt = get_global_id(2);
+    int phase = pt >> 2, t = pt & 3;
+    int ey = phase >> 1, ex = phase & 1, ty = t >> 1, tx = t & 1;
+    int ky = ey ? 2 * ty : 2 * ty + 1, kx = ex ? 2 * tx : 2 * tx + 1;
+    int panels = (CI + pw - 1) / pw, p = fdiv(ci, pw), x = ci - p * pw;
+    int ok = ci < CI;
+    GUARD2(ci, panels * pw, co, CO,
+           float v = w[woff + ((co * CI + (ok ? ci : 0)) * 4 + ky) * 4 + kx];
+           wp[poff + ((pt * panels + p) * CO + co) * pw + x] = ok ? v : 0.0f;)
+}
+
+
 // out (B, A, L) = in (A, B, L) with the first two axes swapped: moves between
 // the batch-major tensor layout (N, C, HW) and the GEMM layout (C, N*HW).
 // Three dimensions (l, a, b) so that no work-item divides. swap01_dgrad

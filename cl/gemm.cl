@@ -307,6 +307,82 @@ __kernel void gemm_tn_cols(int M, int N, int K, float alpha,
                     coff, ldc, sc, bias, bo, bmode, amode, slope, mk, moff);
 }
 
+// The input gradient of a 4x4, stride-2, pad-1 convolution (the same sum as
+// its transposed convolution's forward) as four products, one per output
+// parity phase (ey, ex), with no column matrix: output pixel
+// (2Yi + ey, 2Xi + ex) receives exactly the 2x2 taps ky = ey ? 2t : 2t + 1 at
+// grid row oy = Yi + (ey ? 1 - t : -t), t = 0, 1 (likewise along x). So
+//   img[n, :, 2Yi + ey, 2Xi + ex] (pixel i = (n, Yi, Xi) of M = N*Ho*Wo)
+//     = sum over taps t of shift_t(dyp) (M x Co) * wp[phase][t] (Co x Ci)
+// with dyp the grid tensor channels-last with a zero border, (N, Ho+2, Wo+2,
+// Co): every shifted row is in bounds and reads zeros where the convolution
+// padded. wp (4 phases x 4 taps x Co x Ci) holds the weight's taps
+// (ops/conv.c lays both out). A work-item owns GEMM_TM pixels x GEMM_TW
+// channels as gemm_outer_rows does (Ci >= GEMM_TW; edge tiles shifted back)
+// and runs the four phases itself, so the image lines it writes are its own.
+// amode 0 stores the sums, 3 / 4 the backward of a ReLU / leaky ReLU whose
+// output lies at mk + moff laid out as img (as the GEMM epilogue).
+__kernel void gemm_k4s2_phases(int M, int Ci, int Co, int Ho, int Wo,
+                               __global const float *dyp, int doff,
+                               __global const float *wp, int woff,
+                               __global float *img, int ioff, int amode, float slope,
+                               __global const float *mk, int moff)
+{
+    const int js = get_global_id(0) * GEMM_TW, is = get_global_id(1) * GEMM_TM;
+    if (is >= M || js >= Ci) return;
+    // the tile is its panel of wp; only its channels < Ci are stored
+    const int j0 = js, jn = min(GEMM_TW, Ci - j0), i0 = gemm_tile_start(is, GEMM_TM, M);
+    const int panels = (Ci + GEMM_TW - 1) / GEMM_TW;
+    const int hw = Ho * Wo, rowlen = (Wo + 2) * Co, Wi = 2 * Wo, plane = 4 * hw;
+    const __global float *arow[GEMM_TM];
+    int at[GEMM_TM];  // pixel (2Yi, 2Xi) of channel j0 in img
+#pragma unroll
+    for (int r = 0; r < GEMM_TM; r++) {
+        const int i = min(i0 + r, M - 1), n = i / hw, q = i - n * hw;
+        const int yi = q / Wo, xi = q - yi * Wo;
+        arow[r] = dyp + doff + (n * (Ho + 2) + yi + 1) * rowlen + (xi + 1) * Co;
+        at[r] = ioff + (n * Ci + j0) * plane + 2 * yi * Wi + 2 * xi;
+    }
+    const int r0 = is - i0;
+    for (int phase = 0; phase < 4; phase++) {
+        const int ey = phase >> 1, ex = phase & 1;
+        const __global float *B = wp + woff + (phase * 4 * panels + js / GEMM_TW) * Co * GEMM_TW;
+        VEC acc[GEMM_TM][GEMM_VN];
+#pragma unroll
+        for (int r = 0; r < GEMM_TM; r++)
+#pragma unroll
+            for (int v = 0; v < GEMM_VN; v++) acc[r][v] = (VEC)(0.0f);
+        for (int t = 0; t < 4; t++) {
+            const int ty = t >> 1, tx = t & 1;
+            const int shift = (ey ? 1 - ty : -ty) * rowlen + (ex ? 1 - tx : -tx) * Co;
+            const __global float *Bt = B + t * panels * Co * GEMM_TW;
+            for (int k = 0; k < Co; k++) {
+                VEC bv[GEMM_VN];
+#pragma unroll
+                for (int v = 0; v < GEMM_VN; v++) bv[v] = VLOAD(v, Bt + k * GEMM_TW);
+#pragma unroll
+                for (int r = 0; r < GEMM_TM; r++) {
+                    const VEC a = (VEC)(arow[r][shift + k]);
+#pragma unroll
+                    for (int v = 0; v < GEMM_VN; v++)
+                        acc[r][v] = GEMM_MAD(a, bv[v], acc[r][v]);
+                }
+            }
+        }
+        float tile[GEMM_TM][GEMM_TW];
+#pragma unroll
+        for (int r = 0; r < GEMM_TM; r++)
+#pragma unroll
+            for (int v = 0; v < GEMM_VN; v++) VSTORE(acc[r][v], v, tile[r]);
+        const int po = ey * Wi + ex;
+        for (int x = 0; x < jn; x++)
+            for (int r = r0; r < GEMM_TM && i0 + r < M; r++) {
+                const int a = at[r] + x * plane + po;
+                img[a] = GEMM_ACT(tile[r][x], amode, slope, mk[moff - ioff + a]);
+            }
+    }
+}
+
 static inline float gemm_hsum(KVEC v)
 {
 #if GEMM_DK == 16

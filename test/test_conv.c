@@ -670,6 +670,13 @@ int main(int argc, char **argv)
         {{2, 17, 15, 13, 33, 0, 0, 3, 3, 1, 1, 0, 0, NULL}, 0, 2, 1},
         {{3, 19, 11, 15, 35, 0, 0, 5, 5, 2, 2, 0, 0, NULL}, 0, 0, 1},
         {{2, 33, 7, 9, 17, 0, 0, 4, 4, 2, 1, 1, 0, NULL}, 1, 2, 1},
+        /* 4x4 stride-2 pad-1 with an image side of at least 32 channels:
+         * the input gradient (transposed: the forward) as four phase
+         * products on the own kernels; 33 and 40 shift the last tile */
+        {{1, 32, 4, 4, 3, 0, 0, 4, 4, 2, 1, 0, 0, NULL}, 0, 1, 0},
+        {{1, 3, 2, 2, 32, 0, 0, 4, 4, 2, 1, 0, 0, NULL}, 1, 1, 0},
+        {{2, 33, 8, 10, 5, 0, 0, 4, 4, 2, 1, 0, 0, NULL}, 0, 2, 1},
+        {{3, 5, 3, 4, 40, 0, 0, 4, 4, 2, 1, 0, 0, NULL}, 1, 2, 1},
         /* N*OH*OW = 256 and 64: whole panels of 32 or 64 columns when
          * CLGM_GEMM_PARAMS=pan=1 (panel_test_conv) */
         {{4, 3, 16, 16, 5, 0, 0, 4, 4, 2, 1, 0, 0, NULL}, 0, 2, 1},

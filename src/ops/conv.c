@@ -26,7 +26,10 @@
  * panels slow down: plain col and t of its own, another im2col and swap) or,
  * for 4x4 kernels whose rows fill panels, as an NN product over col^T
  * written in panels by im2col_k4_tpanels (tpanel_grad). A col that a GEMM
- * writes is always plain.
+ * writes is always plain. Image from grid for 4x4, stride-2, pad-1 layers
+ * (an image twice the grid, Ci at least a tile wide, the own kernels) skips
+ * col altogether: four phase products, one per output pixel parity, each
+ * pixel's 2x2 taps in the product's K (image_from_grid_phases).
  * Each direction is a few launches whatever N is, and the weight gradient
  * sums over the batch inside the GEMM's K loop (deterministic, no partial
  * buffers). */
@@ -63,9 +66,35 @@ static size_t col_guard(const geom *g) { return ((size_t)g->Wo + 1 + 15) / 16 * 
 static size_t col_floats(const geom *g) { return geom_rows(g) * geom_np(g); }
 static size_t col_off(const geom *g) { return col_guard(g); }
 static size_t t_off(const geom *g) { return col_guard(g) + col_floats(g); }
+/* The image side of a 4x4, stride-2, pad-1 layer whose image is twice the
+ * grid (DCGAN's up- and down-sampling): its input gradient (transposed: its
+ * forward) can run as phase products (phase_width). */
+static int k4s2(const geom *g)
+{
+    return g->KH == 4 && g->KW == 4 && g->stride == 2 && g->pad == 1 &&
+           g->Hi == 2 * g->Ho && g->Wi == 2 * g->Wo;
+}
+
+/* The phase products' operands in the workspace: the bordered
+ * channels-last grid, then (16-float aligned) the weight's taps per phase. */
+static size_t align16(size_t n) { return (n + 15) / 16 * 16; }
+static size_t phase_wp_off(const geom *g)
+{
+    return align16((size_t)g->N * (g->Ho + 2) * (g->Wo + 2) * g->Co);
+}
+/* The taps' panels are at most as wide as PHASE_MAX_PW (the widest own
+ * tile), so the workspace does not depend on the device. */
+enum { PHASE_MAX_PW = 64 };
+static size_t phase_work(const geom *g)
+{
+    size_t ci = ((size_t)g->Ci + PHASE_MAX_PW - 1) / PHASE_MAX_PW * PHASE_MAX_PW;
+    return phase_wp_off(g) + 16 * (size_t)g->Co * ci;
+}
+
 static size_t geom_work(const geom *g)
 {
-    return 2 * col_guard(g) + col_floats(g) + (size_t)g->Co * geom_np(g);
+    size_t cols = 2 * col_guard(g) + col_floats(g) + (size_t)g->Co * geom_np(g);
+    return k4s2(g) && phase_work(g) > cols ? phase_work(g) : cols;
 }
 
 /* im2col's panel width (it pads no panel: the width divides NP), else 0
@@ -143,6 +172,11 @@ clgm_status op_conv_out_shape(clgm_ctx *ctx, op_conv_shape *s, int transposed)
     geom g = geom_of(s, transposed);
     double work = (double)geom_rows(&g) * (double)geom_np(&g) +
                   (double)g.Co * (double)geom_np(&g) + 2.0 * (double)col_guard(&g);
+    if (k4s2(&g)) { /* the phase products' operands (phase_work) */
+        double phases = (double)g.N * (g.Ho + 2) * (g.Wo + 2) * g.Co + 16 +
+                        16.0 * g.Co * (g.Ci + PHASE_MAX_PW);
+        if (phases > work) work = phases;
+    }
     if (in > INT32_MAX || out > INT32_MAX || wn > INT32_MAX || work > INT32_MAX)
         return clgm_fail(ctx, CLGM_ERR_SHAPE, "%s: input %.0f, output %.0f, weight %.0f or workspace %.0f floats exceed 2^31",
                          op, in, out, wn, work);
@@ -326,6 +360,40 @@ static clgm_status image_from_t(clgm_ctx *ctx, const geom *g, int tp, clgm_buf *
     return col2im(ctx, g, work, img, ioff, dm);
 }
 
+/* image (as col2im(Wm^T grid)) for a k4s2 layer as four phase products
+ * (cl/gemm.cl gemm_k4s2_phases), times act'(y) with dm: no column matrix
+ * (the product wrote N*Ho*Wo*Ci*16 floats that col2im read back), and the
+ * products' K is 4*Co taps instead of Co. On the own kernels with Ci at
+ * least a tile wide. */
+static int phase_width(clgm_ctx *ctx, const geom *g)
+{
+    return k4s2(g) ? op_gemm_k4s2_phases_width(ctx, g->Ci) : 0;
+}
+
+static clgm_status image_from_grid_phases(clgm_ctx *ctx, const geom *g, clgm_buf *w,
+                                          size_t woff, clgm_buf *grid, size_t goff,
+                                          clgm_buf *img, size_t ioff, const op_dmask *dm,
+                                          clgm_buf *work)
+{
+    const size_t wp = phase_wp_off(g);
+    const int pw = phase_width(ctx, g), panels = (g->Ci + pw - 1) / pw;
+    if (pw > PHASE_MAX_PW)
+        return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                         "conv: GEMM tiles %d wide exceed the %d the workspace allows for",
+                         pw, PHASE_MAX_PW);
+    size_t gl[3] = {(size_t)g->Co, (size_t)(g->Ho + 2) * (g->Wo + 2), (size_t)g->N}, l[3];
+    local_for(gl[0], l);
+    l[2] = 1;
+    CLGM_TRY(clgm_launch(ctx, "conv", NULL, "k4s2_grid_padded", 3, gl, l, "biiiiibi", grid,
+                         (int)goff, g->N, g->Co, g->Ho, g->Wo, work, 0));
+    size_t wl[3] = {(size_t)panels * pw, (size_t)g->Co, 16};
+    local_for(wl[0], l);
+    CLGM_TRY(clgm_launch(ctx, "conv", NULL, "k4s2_phase_weights", 3, wl, l, "biiiibi", w,
+                         (int)woff, g->Co, g->Ci, pw, work, (int)wp));
+    return op_gemm_k4s2_phases(ctx, g->N, g->Ci, g->Co, g->Ho, g->Wo, work, 0, work, wp, img,
+                               ioff, dm);
+}
+
 /* The weight gradient as an NN product over col^T in panels
  * (im2col_k4_tpanels): 4x4 kernels, rows a multiple of the panel width 32
  * on a device whose GEMM reads panels. The dot-product kernel's streams
@@ -443,6 +511,8 @@ static clgm_status conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_b
         }
     }
     if (!dx) return CLGM_OK;
+    if (phase_width(ctx, &g))
+        return image_from_grid_phases(ctx, &g, w, woff, dy, dyoff, dx, dxoff, s->dx_mask, work);
     if (pw) CLGM_TRY(swap01_panels(ctx, dy, dyoff, g.N, g.Co, g.Ho * g.Wo, pw, work, toff));
     return image_from_t(ctx, &g, pw, w, woff, dx, dxoff, s->dx_mask, work);
 }
@@ -475,6 +545,8 @@ clgm_status op_convt2d_forward(clgm_ctx *ctx, const op_conv_shape *s, clgm_buf *
 {
     CLGM_TRY(check_call(ctx, s, 1, 1, x, xoff, w, woff, y, yoff, "y", NULL, 0, NULL, 0, work));
     geom g = geom_of(s, 1);
+    if (phase_width(ctx, &g))
+        return image_from_grid_phases(ctx, &g, w, woff, x, xoff, y, yoff, NULL, work);
     size_t toff = t_off(&g);
     int pw = col_panel_width(ctx, &g);
     if (pw) CLGM_TRY(swap01_panels(ctx, x, xoff, g.N, g.Co, g.Ho * g.Wo, pw, work, toff));

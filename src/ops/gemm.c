@@ -634,3 +634,54 @@ clgm_status op_gemm_panel_b(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int 
     }
     return gemm_unpacked(ctx, &p, &g, rows, cols);
 }
+
+int op_gemm_k4s2_phases_width(clgm_ctx *ctx, int Ci)
+{
+    gemm_params p;
+    gemm_backend b;
+    if (gemm_params_get(ctx, &p) != CLGM_OK || gemm_backend_forced(ctx, &b) != CLGM_OK)
+        return 0;
+    if (b == GEMM_AUTO) b = p.backend;
+    return b == GEMM_OWN && Ci >= p.vw * p.vn ? p.vw * p.vn : 0;
+}
+
+clgm_status op_gemm_k4s2_phases(clgm_ctx *ctx, int N, int Ci, int Co, int Ho, int Wo,
+                                clgm_buf *dyp, size_t doff, clgm_buf *wp, size_t woff,
+                                clgm_buf *img, size_t ioff, const op_dmask *dm)
+{
+    gemm_params p;
+    CLGM_TRY(gemm_params_get(ctx, &p));
+    const int tw = p.vw * p.vn, M = N * Ho * Wo;
+    if (N < 1 || Ho < 1 || Wo < 1 || Co < 1 || Ci < tw)
+        return clgm_fail(ctx, CLGM_ERR_SHAPE,
+                         "gemm_k4s2_phases: N=%d Co=%d %dx%d, Ci=%d: need sizes >= 1 and Ci "
+                         ">= the tile width %d", N, Co, Ho, Wo, Ci, tw);
+    const int panels = (Ci + tw - 1) / tw;
+    const int nd = N * (Ho + 2) * (Wo + 2) * Co, nw = 16 * Co * panels * tw, ni = 4 * M * Ci;
+    CLGM_TRY(check_matrix(ctx, "dyp (bordered grid)", dyp, doff, 0, 1, 1, nd, nd));
+    CLGM_TRY(check_matrix(ctx, "wp (phase taps)", wp, woff, 0, 1, 1, nw, nw));
+    CLGM_TRY(check_matrix(ctx, "img", img, ioff, 0, 1, 1, ni, ni));
+    int amode = GEMM_ACT_NONE;
+    float slope = 0.0f;
+    clgm_buf *mk = img;
+    size_t moff = ioff;
+    if (dm) {
+        if (dm->act != OP_ACT_RELU && dm->act != OP_ACT_LEAKY_RELU)
+            return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
+                             "gemm_k4s2_phases: activation %d has no backward here (ReLU "
+                             "and leaky ReLU have)", (int)dm->act);
+        amode = dm->act == OP_ACT_RELU ? GEMM_ACT_RELU_GRAD : GEMM_ACT_LEAKY_GRAD;
+        slope = dm->slope;
+        mk = dm->y;
+        moff = dm->yoff;
+        CLGM_TRY(check_matrix(ctx, "Y (the activation output)", mk, moff, 0, 1, 1, ni, ni));
+    }
+    char options[160];
+    gemm_build_options(&p, options, sizeof options);
+    size_t gl[3] = {(size_t)(Ci + tw - 1) / tw, (size_t)(M + p.tm - 1) / p.tm, 1};
+    size_t l[3] = {(size_t)p.lx, (size_t)p.ly, 1};
+    fit_local(ctx, l);
+    return clgm_launch(ctx, "gemm", options[0] ? options : NULL, "gemm_k4s2_phases", 3, gl, l,
+                       "iiiiibibibiifbi", M, Ci, Co, Ho, Wo, dyp, (int)doff, wp, (int)woff,
+                       img, (int)ioff, amode, (double)slope, mk, (int)moff);
+}
