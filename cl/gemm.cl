@@ -316,10 +316,13 @@ __kernel void gemm_tn_cols(int M, int N, int K, float alpha,
 //     = sum over taps t of shift_t(dyp) (M x Co) * wp[phase][t] (Co x Ci)
 // with dyp the grid tensor channels-last with a zero border, (N, Ho+2, Wo+2,
 // Co): every shifted row is in bounds and reads zeros where the convolution
-// padded. wp (4 phases x 4 taps x Co x Ci) holds the weight's taps
-// (ops/conv.c lays both out). A work-item owns GEMM_TM pixels x GEMM_TW
-// channels as gemm_outer_rows does (Ci >= GEMM_TW; edge tiles shifted back)
-// and runs the four phases itself, so the image lines it writes are its own.
+// padded. wp holds the weight's taps per phase and tap with Ci cut into
+// panels GEMM_TW wide (the last zero-padded), each panel's Co rows contiguous,
+// so a tile streams one block (strided rows ran dcgan64's wide layers 1.4-1.9x
+// slower); ops/conv.c lays both out. A work-item owns GEMM_TM pixels (edge
+// tiles shifted back) x one panel of channels (those < Ci stored), Ci >=
+// GEMM_TW, and runs the four phases itself, so the image lines it writes are
+// its own.
 // amode 0 stores the sums, 3 / 4 the backward of a ReLU / leaky ReLU whose
 // output lies at mk + moff laid out as img (as the GEMM epilogue).
 __kernel void gemm_k4s2_phases(int M, int Ci, int Co, int Ho, int Wo,
