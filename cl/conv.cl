@@ -247,7 +247,6 @@ __kernel void k4s2_phase_weights(__global const float *w, int woff, int CO, int 
            wp[poff + ((pt * panels + p) * CO + co) * pw + x] = ok ? v : 0.0f;)
 }
 
-
 // out (B, A, L) = in (A, B, L) with the first two axes swapped: moves between
 // the batch-major tensor layout (N, C, HW) and the GEMM layout (C, N*HW).
 // Three dimensions (l, a, b) so that no work-item divides. swap01_dgrad

@@ -672,7 +672,7 @@ int main(int argc, char **argv)
         {{2, 33, 7, 9, 17, 0, 0, 4, 4, 2, 1, 1, 0, NULL}, 1, 2, 1},
         /* 4x4 stride-2 pad-1 with an image side of at least 32 channels:
          * the input gradient (transposed: the forward) as four phase
-         * products on the own kernels; 33 and 40 shift the last tile */
+         * products on the own kernels; 33 and 40 leave a partial panel */
         {{1, 32, 4, 4, 3, 0, 0, 4, 4, 2, 1, 0, 0, NULL}, 0, 1, 0},
         {{1, 3, 2, 2, 32, 0, 0, 4, 4, 2, 1, 0, 0, NULL}, 1, 1, 0},
         {{2, 33, 8, 10, 5, 0, 0, 4, 4, 2, 1, 0, 0, NULL}, 0, 2, 1},

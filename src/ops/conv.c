@@ -497,11 +497,13 @@ static clgm_status conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_b
     size_t toff = t_off(&g);
     int pw = col_panel_width(ctx, &g); /* t's, for dx */
     int fwd_plain = !grid_col_width(ctx, &g); /* the forward's columns: ctx and shape */
+    int phases = dx && phase_width(ctx, &g);  /* dx without t or col */
     /* t = dy in GEMM layout (after col in work: the columns survive); dw
      * from col^T in panels (tpanel_grad) or from col = im2col(x) unless the
-     * forward's plain ones are still there; then dx (col overwritten), from a
-     * panel-major t where the GEMM reads panels. */
-    if (dw || !pw) CLGM_TRY(swap01(ctx, dy, dyoff, g.N, g.Co, g.Ho * g.Wo, work, toff));
+     * forward's plain ones are still there; then dx (col overwritten), from
+     * the phase products or from t, panel-major where the GEMM reads panels. */
+    if (dw || (!pw && !phases))
+        CLGM_TRY(swap01(ctx, dy, dyoff, g.N, g.Co, g.Ho * g.Wo, work, toff));
     if (dw) {
         if (tpanel_grad(ctx, &g)) {
             CLGM_TRY(weight_grad_tpanels(ctx, s, &g, x, xoff, dw, dwoff, work));
@@ -511,7 +513,7 @@ static clgm_status conv2d_backward(clgm_ctx *ctx, const op_conv_shape *s, clgm_b
         }
     }
     if (!dx) return CLGM_OK;
-    if (phase_width(ctx, &g))
+    if (phases)
         return image_from_grid_phases(ctx, &g, w, woff, dy, dyoff, dx, dxoff, s->dx_mask, work);
     if (pw) CLGM_TRY(swap01_panels(ctx, dy, dyoff, g.N, g.Co, g.Ho * g.Wo, pw, work, toff));
     return image_from_t(ctx, &g, pw, w, woff, dx, dxoff, s->dx_mask, work);

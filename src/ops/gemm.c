@@ -661,21 +661,9 @@ clgm_status op_gemm_k4s2_phases(clgm_ctx *ctx, int N, int Ci, int Co, int Ho, in
     CLGM_TRY(check_matrix(ctx, "dyp (bordered grid)", dyp, doff, 0, 1, 1, nd, nd));
     CLGM_TRY(check_matrix(ctx, "wp (phase taps)", wp, woff, 0, 1, 1, nw, nw));
     CLGM_TRY(check_matrix(ctx, "img", img, ioff, 0, 1, 1, ni, ni));
-    int amode = GEMM_ACT_NONE;
-    float slope = 0.0f;
-    clgm_buf *mk = img;
-    size_t moff = ioff;
-    if (dm) {
-        if (dm->act != OP_ACT_RELU && dm->act != OP_ACT_LEAKY_RELU)
-            return clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
-                             "gemm_k4s2_phases: activation %d has no backward here (ReLU "
-                             "and leaky ReLU have)", (int)dm->act);
-        amode = dm->act == OP_ACT_RELU ? GEMM_ACT_RELU_GRAD : GEMM_ACT_LEAKY_GRAD;
-        slope = dm->slope;
-        mk = dm->y;
-        moff = dm->yoff;
-        CLGM_TRY(check_matrix(ctx, "Y (the activation output)", mk, moff, 0, 1, 1, ni, ni));
-    }
+    /* the epilogue's mode and mask as the GEMM's, img seen as one row */
+    gemm_args e = {.M = 1, .N = ni, .batch = 1, .C = img, .coff = ioff, .ldc = ni};
+    CLGM_TRY(set_act(ctx, &e, NULL, 0.0f, dm));
     char options[160];
     gemm_build_options(&p, options, sizeof options);
     size_t gl[3] = {(size_t)(Ci + tw - 1) / tw, (size_t)(M + p.tm - 1) / p.tm, 1};
@@ -683,5 +671,5 @@ clgm_status op_gemm_k4s2_phases(clgm_ctx *ctx, int N, int Ci, int Co, int Ho, in
     fit_local(ctx, l);
     return clgm_launch(ctx, "gemm", options[0] ? options : NULL, "gemm_k4s2_phases", 3, gl, l,
                        "iiiiibibibiifbi", M, Ci, Co, Ho, Wo, dyp, (int)doff, wp, (int)woff,
-                       img, (int)ioff, amode, (double)slope, mk, (int)moff);
+                       img, (int)ioff, e.act, (double)e.slope, e.mask, (int)e.mask_off);
 }

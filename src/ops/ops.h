@@ -104,11 +104,10 @@ clgm_status op_gemm_panel_b(clgm_ctx *ctx, op_trans ta, op_trans tb, int M, int 
  * transposed convolution's forward) as four phase products straight into
  * img (N, Ci, 2Ho, 2Wo) (cl/gemm.cl gemm_k4s2_phases; ops/conv.c lays out
  * the operands): from the bordered channels-last grid dyp (N, Ho+2, Wo+2,
- * Co) and the taps wp (4 x 4 x Co x Ci, Ci in
- * panels as wide as the own kernels' tiles, the last one zero-padded), times
- * act'(y) with dm (may be NULL). op_gemm_k4s2_phases_width is that panel
- * width where it runs (the own back-end, Ci at least a tile wide), else 0.
- */
+ * Co) and the taps wp (4 x 4 x Co x Ci, Ci in panels as wide as the own
+ * kernels' tiles, the last one zero-padded), times act'(y) with dm (may be
+ * NULL). op_gemm_k4s2_phases_width is that panel width where it runs (the
+ * own back-end, Ci at least a tile wide), else 0. */
 int op_gemm_k4s2_phases_width(clgm_ctx *ctx, int Ci);
 clgm_status op_gemm_k4s2_phases(clgm_ctx *ctx, int N, int Ci, int Co, int Ho, int Wo,
                                 clgm_buf *dyp, size_t doff, clgm_buf *wp, size_t woff,
