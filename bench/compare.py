@@ -15,8 +15,13 @@ the set the CPU supports is used when faster (printed).
 
 Targets (reported, never asserted): dcgan >= 1.5x, mlp-gan >= 2x, vae >= 1.5x.
 
+With --torch-device cuda (PyTorch 2.0 or newer) PyTorch trains on the GPU instead,
+on random images as bench_train does; the thread probes are skipped and the CPU
+targets do not apply (scripts/device-bench.sh runs this against clgm on the same GPU).
+
 Example:
   /usr/bin/python3 bench/compare.py --bench build/bench/bench_train --rounds 5
+  python3 bench/compare.py --device nvidia --torch-device cuda --rounds 3
   /usr/bin/python3 bench/compare.py --presets dcgan --batch 256 --md out.md
 """
 import argparse
@@ -120,15 +125,21 @@ TORCH_CONFIGS = {
 }
 
 
-def run_torch(python, preset, batch, threads, steps, config):
+def run_torch(python, preset, batch, threads, steps, config, device="cpu"):
     env = torch_env(threads)
-    env.update(TORCH_CONFIGS[config])
-    out = subprocess.run([python, os.path.join(HERE, "torch_ref.py"), "--preset", preset,
-                          "--batch", str(batch), "--threads", str(threads), "--steps", str(steps),
-                          "--warmup", "3"], check=True, capture_output=True, text=True, env=env).stdout
+    env.update(TORCH_CONFIGS.get(config, {}))
+    cmd = [python, os.path.join(HERE, "torch_ref.py"), "--preset", preset, "--batch", str(batch),
+           "--threads", str(threads), "--steps", str(steps), "--warmup", "3"]
+    if device != "cpu":
+        cmd += ["--device", device, "--data", "random"]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if p.returncode:
+        sys.exit("compare.py: PyTorch failed on %s: %s" % (preset, p.stderr.strip().splitlines()[-1]
+                                                          if p.stderr.strip() else "exit %d" % p.returncode))
+    out = p.stdout
     line = [l for l in out.splitlines() if l.startswith("{")][0]
     r = json.loads(line)
-    return r["images_per_s"], r["version"]
+    return r["images_per_s"], "%s %s" % (r["version"], r.get("device", "cpu"))
 
 
 def main():
@@ -140,7 +151,8 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=3.0, help="timed seconds per run and side")
-    ap.add_argument("--device", default="")
+    ap.add_argument("--device", default="", help="clgm's device (as clgm --device)")
+    ap.add_argument("--torch-device", default="cpu", help="PyTorch's device: cpu or cuda[:N]")
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--torch-configs", default=";".join(TORCH_CONFIGS),
                     help="PyTorch thread settings to probe, ';'-separated; the fastest per preset "
@@ -153,10 +165,15 @@ def main():
         if c not in TORCH_CONFIGS:
             sys.exit("compare.py: unknown --torch-configs entry '%s' (known: %s)" %
                      (c, "; ".join(TORCH_CONFIGS)))
-    blas = torch_blas_gflops(a.python, a.threads)
-    print("PyTorch SGEMM 1024^3 with %d threads: %.0f GFLOPS" % (a.threads, blas), flush=True)
-    blas = best_openblas_coretype(a.python, a.threads, blas)
-    if blas < 30:
+    on_cpu = a.torch_device == "cpu"
+    blas = 0.0
+    if on_cpu:
+        blas = torch_blas_gflops(a.python, a.threads)
+        print("PyTorch SGEMM 1024^3 with %d threads: %.0f GFLOPS" % (a.threads, blas), flush=True)
+        blas = best_openblas_coretype(a.python, a.threads, blas)
+    else:
+        configs = [a.torch_device]  # no thread settings to choose between on a GPU
+    if on_cpu and blas < 30:
         print("warning: PyTorch is on a slow BLAS (Debian's reference libblas3?), which makes "
               "the ratios flatter clgm; install libopenblas0-pthread "
               "(scripts/install-deps.sh --bench) and run again", file=sys.stderr)
@@ -168,10 +185,10 @@ def main():
         # spin,blas=N: 6300 img/s in one probe, 2400-3800 in the rounds).
         probe = {}
         for c in configs:
-            probe[c] = min(run_torch(a.python, preset, a.batch, a.threads, 20, c)[0]
+            probe[c] = min(run_torch(a.python, preset, a.batch, a.threads, 20, c, a.torch_device)[0]
                            for _ in range(2))
         config = max(probe, key=probe.get)
-        print("  %-8s PyTorch thread settings: %s -> using %s" %
+        print("  %-8s PyTorch settings: %s -> using %s" %
               (preset, ", ".join("%s %.0f img/s" % kv for kv in probe.items()), config), flush=True)
         steps = max(5, int(a.seconds * probe[config] / a.batch))
         c_ips, t_ips, ratios = [], [], []
@@ -183,7 +200,7 @@ def main():
                     got[side], device = run_clgm(a.bench, preset, a.batch, a.seconds, a.device)
                 else:
                     got[side], torch_version = run_torch(a.python, preset, a.batch, a.threads, steps,
-                                                         config)
+                                                         config, a.torch_device)
                     steps = max(5, int(a.seconds * got[side] / a.batch))
             c_ips.append(got["clgm"])
             t_ips.append(got["torch"])
@@ -196,15 +213,19 @@ def main():
     when = datetime.datetime.now().strftime("%Y-%m-%d")
     load = os.getloadavg()
     core = os.environ.get("OPENBLAS_CORETYPE")
-    lines = ["clgm on %s vs PyTorch %s CPU (%d threads, its SGEMM %.0f GFLOPS at 1024^3%s), "
-             "batch %d, %d interleaved rounds, %s; load average at the end %.1f %.1f %.1f" %
-             (device, torch_version, a.threads, blas,
-              ", OPENBLAS_CORETYPE=" + core if core else "", a.batch, a.rounds, when, *load), "",
+    if on_cpu:
+        peer = "PyTorch %s CPU (%d threads, its SGEMM %.0f GFLOPS at 1024^3%s)" % (
+            torch_version.rsplit(" ", 1)[0], a.threads, blas,
+            ", OPENBLAS_CORETYPE=" + core if core else "")
+    else:
+        peer = "PyTorch %s (%s)" % (torch_version, a.torch_device)
+    lines = ["clgm on %s vs %s, batch %d, %d interleaved rounds, %s; load average at the end "
+             "%.1f %.1f %.1f" % (device, peer, a.batch, a.rounds, when, *load), "",
              "| preset | clgm img/s | PyTorch img/s | PyTorch threads | clgm/PyTorch (median) "
              "| range | target |",
              "|---|---:|---:|---|---:|---:|---:|"]
     for preset, c, t, ratio, lo, hi, config in rows:
-        target = TARGETS.get(preset)
+        target = TARGETS.get(preset) if on_cpu else None  # the targets are for the 2-core CPU
         mark = "" if target is None else ("%.1fx %s" % (target, "met" if ratio >= target else "not met"))
         lines.append("| %s | %.0f | %.0f | %s | %.2fx | %.2f-%.2f | %s |" %
                      (preset, c, t, config, ratio, lo, hi, mark))

@@ -5,6 +5,7 @@ optimizer settings and initialization, so images/s and sample quality compare di
 
 Examples:
   /usr/bin/python3 bench/torch_ref.py --preset dcgan --steps 50 --threads 2
+  python3 bench/torch_ref.py --preset dcgan --steps 200 --device cuda --data random
   /usr/bin/python3 bench/torch_ref.py --preset vae --epochs 5 --samples out/vae.idx.gz
 Prints one JSON line with images/s (timed steps only, after --warmup steps).
 """
@@ -159,7 +160,7 @@ class GanTrainer:
         lossG = self.g_loss(self.D(fake))
         lossG.backward()
         self.oG.step()
-        return {"loss_d": lossD.item(), "loss_g": lossG.item()}
+        return {"loss_d": lossD.detach(), "loss_g": lossG.detach()}
 
     @torch.no_grad()
     def sample(self, n):
@@ -192,7 +193,7 @@ class VaeTrainer:
         loss = recon + self.p.get("beta", 1.0) * kl
         loss.backward()
         self.opt.step()
-        return {"loss": loss.item(), "recon": recon.item(), "kl": kl.item()}
+        return {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()}
 
     @torch.no_grad()
     def neg_elbo(self, x):
@@ -272,7 +273,7 @@ class VaeGanTrainer:
             (recon + self.beta * kl).backward()
             self.oE.step()
             self.oG.step()
-            return {"loss_d": 0.0, "loss_g": 0.0, "recon": recon.item(), "kl": kl.item()}
+            return {"loss_d": 0.0, "loss_g": 0.0, "recon": recon.detach(), "kl": kl.detach()}
         out = self.dec(torch.cat([z, torch.randn(B, L)]))
         xr, xp = out[:B], out[B:]
         self.oD.zero_grad()
@@ -298,7 +299,8 @@ class VaeGanTrainer:
             p_.grad = g
         self.oE.step()
         self.oG.step()
-        return {"loss_d": lossD.item(), "loss_g": gan.item(), "recon": recon.item(), "kl": kl.item()}
+        return {"loss_d": lossD.detach(), "loss_g": gan.detach(), "recon": recon.detach(),
+                "kl": kl.detach()}
 
     @torch.no_grad()
     def neg_elbo(self, x):
@@ -329,6 +331,18 @@ class VaeGanTrainer:
         return out
 
 
+def scalars(d):
+    """A step's losses as floats. Steps return them as tensors so that a timed
+    run does not wait for the device after every step (clgm reads its losses
+    back every --log-every steps)."""
+    return {k: float(v) for k, v in d.items()}
+
+
+def sync(device):
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", default="dcgan")
@@ -340,8 +354,10 @@ def main():
     ap.add_argument("--latent", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", default="",
-                    help="training images: an IDX file or a folder of PNG/JPEG images (default: "
-                         "Fashion-MNIST's training set)")
+                    help="training images: an IDX file, a folder of PNG/JPEG images, or 'random' "
+                         "(4096 uniform images, for speed runs; default: Fashion-MNIST's training set)")
+    ap.add_argument("--device", default="cpu",
+                    help="torch device: cpu (default) or cuda[:N] (PyTorch 2.0 or newer)")
     ap.add_argument("--samples", default="",
                     help="write N generated images here: IDX (.gz) for a file name, one PNG per "
                          "image for a name ending in /")
@@ -349,6 +365,11 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
+    if a.device != "cpu":
+        if not hasattr(torch, "set_default_device"):
+            sys.exit("torch_ref.py: --device %s needs PyTorch 2.0 or newer (this is %s)"
+                     % (a.device, torch.__version__))
+        torch.set_default_device(a.device)  # models, noise and targets alike
     p = load_preset(a.preset, a.latent or None)
     if p["family"] == "gan":
         tr = GanTrainer(p)
@@ -358,37 +379,44 @@ def main():
         tr = VaeGanTrainer(p)
     else:
         sys.exit("torch_ref.py: preset %s (family %s) is not supported here" % (a.preset, p["family"]))
-    if a.data and os.path.isdir(a.data):
+    if a.data == "random":
+        data = torch.rand(4096, *p["image"], device="cpu")
+    elif a.data and os.path.isdir(a.data):
         data = torch.from_numpy(read_png_dir(a.data, p["image"]))
     else:
         data = torch.from_numpy(read_idx(a.data or os.path.join(DATA_DIR, "train-images-idx3-ubyte.gz")))
+    data = data.to(a.device)
     n = data.shape[0]
     if a.steps:
         # time the steady state, as bench_train does: past vae-gan's pretraining
         tr.epoch = getattr(tr, "pretrain_epochs", 0)
         for i in range(a.warmup):
             tr.step(data[i * a.batch:(i + 1) * a.batch])
+        sync(a.device)
         t0 = time.perf_counter()
         for i in range(a.steps):
             j = (i * a.batch) % (n - a.batch)
             last = tr.step(data[j:j + a.batch])
+        sync(a.device)
         dt = time.perf_counter() - t0
+        dev = torch.cuda.get_device_name(a.device) if a.device.startswith("cuda") else "cpu"
         print(json.dumps({"framework": "pytorch", "version": torch.__version__, "preset": a.preset,
-                          "batch": a.batch, "threads": a.threads, "steps": a.steps,
-                          "images_per_s": a.steps * a.batch / dt, "last": last}))
+                          "batch": a.batch, "threads": a.threads, "device": dev, "steps": a.steps,
+                          "images_per_s": a.steps * a.batch / dt, "last": scalars(last)}))
     for epoch in range(a.epochs):
         tr.epoch = epoch
-        perm = torch.randperm(n)
+        perm = torch.randperm(n, device=a.device)
         t0 = time.perf_counter()
         for i in range(n // a.batch):
             last = tr.step(data[perm[i * a.batch:(i + 1) * a.batch]])
-        print(json.dumps({"epoch": epoch + 1, "seconds": round(time.perf_counter() - t0, 1), **last}),
+        print(json.dumps({"epoch": epoch + 1, "seconds": round(time.perf_counter() - t0, 1),
+                          **scalars(last)}),
               flush=True)
     if a.epochs and hasattr(tr, "neg_elbo"):
-        test = torch.from_numpy(read_idx(os.path.join(DATA_DIR, "t10k-images-idx3-ubyte.gz")))
+        test = torch.from_numpy(read_idx(os.path.join(DATA_DIR, "t10k-images-idx3-ubyte.gz"))).to(a.device)
         print(json.dumps({"test_neg_elbo_nats": tr.neg_elbo(test)}), flush=True)
     if a.samples:
-        imgs = tr.sample(a.n_samples).numpy()
+        imgs = tr.sample(a.n_samples).cpu().numpy()
         if a.samples.endswith("/"):
             write_png_dir(a.samples, imgs)
         else:
