@@ -208,6 +208,69 @@ static int d_weights_equal(gm_model *m, const float *ref, float *now)
     return !memcmp(ref, now, m->D->named[idx].n * sizeof *now);
 }
 
+/* A GAN whose D mixes no samples (no BatchNorm, spectral norm or active
+ * dropout) runs its D step on real and fake as one batch (gm_model.d_joint);
+ * that must train as the two separate passes do: the same metrics and
+ * weights after a few steps up to the summation order of the weight
+ * gradients. The separate path is the one the PyTorch fixtures check. */
+static void joint_d_step(clgm_ctx *ctx)
+{
+    static const char *JOINT_GAN =
+        "{\"name\":\"joint-gan\",\"family\":\"gan\",\"loss\":\"bce\",\"latent\":8,\"image\":[1,8,8],"
+        "\"nets\":{"
+        "\"G\":{\"input\":[8],\"layers\":[{\"type\":\"linear\",\"out\":32},{\"type\":\"leakyrelu\",\"slope\":0.2},"
+        "{\"type\":\"linear\",\"out\":64},{\"type\":\"tanh\"},{\"type\":\"reshape\",\"shape\":[1,8,8]}]},"
+        "\"D\":{\"input\":[1,8,8],\"layers\":[{\"type\":\"conv2d\",\"out\":8,\"kernel\":4,\"stride\":2,\"padding\":1},"
+        "{\"type\":\"leakyrelu\",\"slope\":0.2},{\"type\":\"flatten\"},{\"type\":\"dropout\",\"p\":0.0},"
+        "{\"type\":\"linear\",\"out\":16},{\"type\":\"leakyrelu\",\"slope\":0.2},{\"type\":\"linear\",\"out\":1}]}},"
+        "\"optim\":{\"G\":{\"type\":\"adam\",\"lr\":0.002,\"beta1\":0.5},\"D\":{\"type\":\"adam\",\"lr\":0.002,\"beta1\":0.5}}}";
+    gm_model *a, *b;
+    TU_OK(ctx, gm_create(ctx, JOINT_GAN, NULL, B, 5, &a));
+    TU_OK(ctx, gm_create(ctx, JOINT_GAN, NULL, B, 5, &b));
+    TU_CHECK(a->d_joint == 1, "joint-gan: D mixes no samples but d_joint = %d", a->d_joint);
+    b->d_joint = 0; /* buffers sized for the joint batch serve the separate passes too */
+    double va[GM_MAX_METRICS], vb[GM_MAX_METRICS];
+    for (int step = 0; step < 4; step++) {
+        TU_OK(ctx, gm_train_step(a, batch_at(step), B));
+        TU_OK(ctx, gm_train_step(b, batch_at(step), B));
+        TU_OK(ctx, gm_read_metrics(a, va));
+        TU_OK(ctx, gm_read_metrics(b, vb));
+        for (int j = 0; j < a->n_metrics; j++)
+            TU_CHECK(fabs(va[j] - vb[j]) <= 1e-5 * (1 + fabs(vb[j])),
+                     "joint D step %d: %s %.9g, separate %.9g", step, a->metric_names[j], va[j],
+                     vb[j]);
+    }
+    nn_model *nets_a[] = {a->G, a->D}, *nets_b[] = {b->G, b->D};
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < nets_a[k]->n_named; i++) {
+            size_t n = nets_a[k]->named[i].n;
+            float *wa = malloc(n * sizeof *wa), *wb = malloc(n * sizeof *wb);
+            TU_OK(ctx, nn_model_get(nets_a[k], i, wa));
+            TU_OK(ctx, nn_model_get(nets_b[k], i, wb));
+            double worst = 0;
+            for (size_t e = 0; e < n; e++) worst = fmax(worst, fabs((double)wa[e] - wb[e]));
+            TU_CHECK(worst <= 1e-5, "joint D step: %s %s differs by %.3g after 4 steps",
+                     k ? "D" : "G", nets_a[k]->named[i].name, worst);
+            free(wa);
+            free(wb);
+        }
+    gm_destroy(a);
+    gm_destroy(b);
+    /* and it stays off where D mixes samples or draws random numbers */
+    const char *mixing[] = {"dcgan", "sngan", "lsgan"};
+    for (int i = 0; i < 3; i++) {
+        TU_OK(ctx, gm_create(ctx, clgm_preset_json(mixing[i]), NULL, 2, 0, &a));
+        TU_CHECK(!a->d_joint, "%s: BatchNorm or spectral norm in D, yet d_joint", mixing[i]);
+        gm_destroy(a);
+    }
+    TU_OK(ctx, gm_create(ctx, TINY_GAN, NULL, 2, 0, &a));
+    TU_CHECK(!a->d_joint, "tiny-gan: dropout 0.2 in D, yet d_joint");
+    gm_destroy(a);
+    TU_OK(ctx, gm_create(ctx, clgm_preset_json("mlp-gan"), NULL, 2, 0, &a));
+    TU_CHECK(a->d_joint, "mlp-gan: D mixes no samples, yet not d_joint");
+    gm_destroy(a);
+}
+
 /* VAE-GAN on the bars: reconstructions improve in both modes, the metrics are
  * finite and sensible, pretraining leaves D alone. */
 static void vaegan_losses(clgm_ctx *ctx)
@@ -445,6 +508,7 @@ int main(int argc, char **argv)
     exact_resume(ctx, tiny_vaegan("feature", 4, 0), "vaegan");
     exact_resume(ctx, tiny_vaegan("pixel", 4, 0), "vaegan-pixel");
     divergence(ctx);
+    joint_d_step(ctx);
     no_allocation_per_step(ctx);
     every_preset(ctx);
     channel_override(ctx);

@@ -44,6 +44,8 @@ typedef struct gm_model {
     float beta;
     int latent, img_c, img_h, img_w, batch;
     nn_model *G, *D;     /* GAN: generator, discriminator; VAE: G = decoder */
+    int d_joint;         /* GAN: D takes real and fake as one batch of 2 x batch
+                          * (nn_model_samples_independent; x holds both) */
     nn_model *E;         /* VAE encoder */
     /* VAE-GAN (G = decoder, D = discriminator, E = encoder): */
     gm_recon recon;

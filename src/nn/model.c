@@ -484,6 +484,17 @@ nn_tensor nn_model_dout(const nn_model *m)
                        m->out_shape);
 }
 
+int nn_model_samples_independent(const nn_model *m)
+{
+    for (int i = 0; i < m->n_layers; i++) {
+        const nn_layer *L = &m->layers[i];
+        /* spectral norm: one power iteration per training forward */
+        if (L->type == NN_BATCHNORM || L->spectral_norm || (L->type == NN_DROPOUT && L->p > 0))
+            return 0;
+    }
+    return 1;
+}
+
 int nn_model_find(const nn_model *m, const char *name)
 {
     for (int i = 0; i < m->n_named; i++)

@@ -157,6 +157,10 @@ nn_tensor nn_model_grad(const nn_model *m, int idx);
 
 /* Named tensors: index by name ("net.0.weight"), -1 if absent. */
 int nn_model_find(const nn_model *m, const char *name);
+/* 1 when no layer's training forward mixes the samples of a batch or draws
+ * random numbers (no BatchNorm, spectral norm or active dropout): running
+ * two batches as one then computes exactly what two runs would. */
+int nn_model_samples_independent(const nn_model *m);
 /* Blocking host copies of named tensor idx (counters converted to float). */
 clgm_status nn_model_get(const nn_model *m, int idx, float *dst);
 clgm_status nn_model_set(nn_model *m, int idx, const float *src);
