@@ -28,6 +28,7 @@ import argparse
 import datetime
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -92,6 +93,15 @@ def openblas_coretypes():
     if {"avx2", "fma"} <= flags:
         return ["Haswell"]
     return []
+
+
+def torch_blas_info(python):
+    """PyTorch's BLAS_INFO build setting: "mkl" for PyPI's wheels, "generic"
+    (the system libblas.so.3, OpenBLAS here) for Debian's."""
+    out = subprocess.run([python, "-c", "import torch; print(torch.__config__.show())"],
+                         capture_output=True, text=True).stdout
+    m = re.search(r"BLAS_INFO=([^,\s]+)", out)
+    return m.group(1) if m else "unknown"
 
 
 def best_openblas_coretype(python, threads, default_gflops):
@@ -169,8 +179,11 @@ def main():
     blas = 0.0
     if on_cpu:
         blas = torch_blas_gflops(a.python, a.threads)
-        print("PyTorch SGEMM 1024^3 with %d threads: %.0f GFLOPS" % (a.threads, blas), flush=True)
-        blas = best_openblas_coretype(a.python, a.threads, blas)
+        blas_info = torch_blas_info(a.python)
+        print("PyTorch SGEMM 1024^3 with %d threads: %.0f GFLOPS (BLAS_INFO=%s)"
+              % (a.threads, blas, blas_info), flush=True)
+        if blas_info != "mkl":  # MKL picks its kernels itself
+            blas = best_openblas_coretype(a.python, a.threads, blas)
     else:
         configs = [a.torch_device]  # no thread settings to choose between on a GPU
     if on_cpu and blas < 30:
@@ -214,8 +227,8 @@ def main():
     load = os.getloadavg()
     core = os.environ.get("OPENBLAS_CORETYPE")
     if on_cpu:
-        peer = "PyTorch %s CPU (%d threads, its SGEMM %.0f GFLOPS at 1024^3%s)" % (
-            torch_version.rsplit(" ", 1)[0], a.threads, blas,
+        peer = "PyTorch %s CPU (%d threads, BLAS %s, its SGEMM %.0f GFLOPS at 1024^3%s)" % (
+            torch_version.rsplit(" ", 1)[0], a.threads, blas_info, blas,
             ", OPENBLAS_CORETYPE=" + core if core else "")
     else:
         peer = "PyTorch %s (%s)" % (torch_version, a.torch_device)
