@@ -208,6 +208,17 @@ static int d_weights_equal(gm_model *m, const float *ref, float *now)
     return !memcmp(ref, now, m->D->named[idx].n * sizeof *now);
 }
 
+/* A GAN whose D mixes no samples (gm_model.d_joint, see joint_d_step). */
+static const char *JOINT_GAN =
+    "{\"name\":\"joint-gan\",\"family\":\"gan\",\"loss\":\"bce\",\"latent\":8,\"image\":[1,8,8],"
+    "\"nets\":{"
+    "\"G\":{\"input\":[8],\"layers\":[{\"type\":\"linear\",\"out\":32},{\"type\":\"leakyrelu\",\"slope\":0.2},"
+    "{\"type\":\"linear\",\"out\":64},{\"type\":\"tanh\"},{\"type\":\"reshape\",\"shape\":[1,8,8]}]},"
+    "\"D\":{\"input\":[1,8,8],\"layers\":[{\"type\":\"conv2d\",\"out\":8,\"kernel\":4,\"stride\":2,\"padding\":1},"
+    "{\"type\":\"leakyrelu\",\"slope\":0.2},{\"type\":\"flatten\"},{\"type\":\"dropout\",\"p\":0.0},"
+    "{\"type\":\"linear\",\"out\":16},{\"type\":\"leakyrelu\",\"slope\":0.2},{\"type\":\"linear\",\"out\":1}]}},"
+    "\"optim\":{\"G\":{\"type\":\"adam\",\"lr\":0.002,\"beta1\":0.5},\"D\":{\"type\":\"adam\",\"lr\":0.002,\"beta1\":0.5}}}";
+
 /* A GAN whose D mixes no samples (no BatchNorm, spectral norm or active
  * dropout) runs its D step on real and fake as one batch (gm_model.d_joint);
  * that must train as the two separate passes do: the same metrics and
@@ -215,15 +226,6 @@ static int d_weights_equal(gm_model *m, const float *ref, float *now)
  * gradients. The separate path is the one the PyTorch fixtures check. */
 static void joint_d_step(clgm_ctx *ctx)
 {
-    static const char *JOINT_GAN =
-        "{\"name\":\"joint-gan\",\"family\":\"gan\",\"loss\":\"bce\",\"latent\":8,\"image\":[1,8,8],"
-        "\"nets\":{"
-        "\"G\":{\"input\":[8],\"layers\":[{\"type\":\"linear\",\"out\":32},{\"type\":\"leakyrelu\",\"slope\":0.2},"
-        "{\"type\":\"linear\",\"out\":64},{\"type\":\"tanh\"},{\"type\":\"reshape\",\"shape\":[1,8,8]}]},"
-        "\"D\":{\"input\":[1,8,8],\"layers\":[{\"type\":\"conv2d\",\"out\":8,\"kernel\":4,\"stride\":2,\"padding\":1},"
-        "{\"type\":\"leakyrelu\",\"slope\":0.2},{\"type\":\"flatten\"},{\"type\":\"dropout\",\"p\":0.0},"
-        "{\"type\":\"linear\",\"out\":16},{\"type\":\"leakyrelu\",\"slope\":0.2},{\"type\":\"linear\",\"out\":1}]}},"
-        "\"optim\":{\"G\":{\"type\":\"adam\",\"lr\":0.002,\"beta1\":0.5},\"D\":{\"type\":\"adam\",\"lr\":0.002,\"beta1\":0.5}}}";
     gm_model *a, *b;
     TU_OK(ctx, gm_create(ctx, JOINT_GAN, NULL, B, 5, &a));
     TU_OK(ctx, gm_create(ctx, JOINT_GAN, NULL, B, 5, &b));
@@ -503,6 +505,7 @@ int main(int argc, char **argv)
     losses_fall(ctx);
     exact_resume(ctx, TINY_GAN, "gan");
     exact_resume(ctx, TINY_VAE, "vae");
+    exact_resume(ctx, JOINT_GAN, "joint-gan");
     backward_from(ctx);
     vaegan_losses(ctx);
     exact_resume(ctx, tiny_vaegan("feature", 4, 0), "vaegan");
