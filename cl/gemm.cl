@@ -94,6 +94,22 @@ static inline float gemm_bias_of(__global const float *bias, int bo, int bmode, 
      : (amode) == 4 ? ACT_LEAKY_RELU_GRAD(MASK, v, slope)                      \
                     : (v))
 
+// The outer-product step shared by the row-vector kernels: acc (GEMM_TM x
+// GEMM_VN vectors) += A's column (arow[r][AK], broadcast) x B's row at BK.
+#define GEMM_ZERO_ACC(acc)                                                     \
+    _Pragma("unroll") for (int r = 0; r < GEMM_TM; r++)                       \
+        _Pragma("unroll") for (int v = 0; v < GEMM_VN; v++) acc[r][v] = (VEC)(0.0f);
+#define GEMM_OUTER_STEP(acc, arow, AK, BK)                                     \
+    {                                                                          \
+        VEC bv[GEMM_VN];                                                       \
+        _Pragma("unroll") for (int v = 0; v < GEMM_VN; v++) bv[v] = VLOAD(v, BK); \
+        _Pragma("unroll") for (int r = 0; r < GEMM_TM; r++) {                 \
+            const VEC a = (VEC)(arow[r][AK]);                                  \
+            _Pragma("unroll") for (int v = 0; v < GEMM_VN; v++)                \
+                acc[r][v] = GEMM_MAD(a, bv[v], acc[r][v]);                     \
+        }                                                                      \
+    }
+
 __kernel void gemm_naive(int ta, int tb, int M, int N, int K, float alpha,
                          __global const float *A, int aoff, int lda, int sa,
                          __global const float *B, int boff, int ldb, int sb,
@@ -156,21 +172,8 @@ static inline void gemm_outer_rows(const int ta, int M, int N, int K, float alph
         arow[r] = A + (ta ? i : i * lda);
     }
     VEC acc[GEMM_TM][GEMM_VN];
-#pragma unroll
-    for (int r = 0; r < GEMM_TM; r++)
-#pragma unroll
-        for (int v = 0; v < GEMM_VN; v++) acc[r][v] = (VEC)(0.0f);
-    for (int k = 0; k < K; k++) {
-        VEC bv[GEMM_VN];
-#pragma unroll
-        for (int v = 0; v < GEMM_VN; v++) bv[v] = VLOAD(v, B + k * bk);
-#pragma unroll
-        for (int r = 0; r < GEMM_TM; r++) {
-            const VEC a = (VEC)(arow[r][k * a_k]);
-#pragma unroll
-            for (int v = 0; v < GEMM_VN; v++) acc[r][v] = GEMM_MAD(a, bv[v], acc[r][v]);
-        }
-    }
+    GEMM_ZERO_ACC(acc)
+    for (int k = 0; k < K; k++) GEMM_OUTER_STEP(acc, arow, k * a_k, B + k * bk)
     VEC bcol[GEMM_VN];  // the bias of this tile's columns (bmode 1; never with bp)
 #pragma unroll
     for (int v = 0; v < GEMM_VN; v++)
@@ -351,26 +354,12 @@ __kernel void gemm_k4s2_phases(int M, int Ci, int Co, int Ho, int Wo,
         const int ey = phase >> 1, ex = phase & 1;
         const __global float *B = wp + woff + (phase * 4 * panels + js / GEMM_TW) * Co * GEMM_TW;
         VEC acc[GEMM_TM][GEMM_VN];
-#pragma unroll
-        for (int r = 0; r < GEMM_TM; r++)
-#pragma unroll
-            for (int v = 0; v < GEMM_VN; v++) acc[r][v] = (VEC)(0.0f);
+        GEMM_ZERO_ACC(acc)
         for (int t = 0; t < 4; t++) {
             const int ty = t >> 1, tx = t & 1;
             const int shift = (ey ? 1 - ty : -ty) * rowlen + (ex ? 1 - tx : -tx) * Co;
             const __global float *Bt = B + t * panels * Co * GEMM_TW;
-            for (int k = 0; k < Co; k++) {
-                VEC bv[GEMM_VN];
-#pragma unroll
-                for (int v = 0; v < GEMM_VN; v++) bv[v] = VLOAD(v, Bt + k * GEMM_TW);
-#pragma unroll
-                for (int r = 0; r < GEMM_TM; r++) {
-                    const VEC a = (VEC)(arow[r][shift + k]);
-#pragma unroll
-                    for (int v = 0; v < GEMM_VN; v++)
-                        acc[r][v] = GEMM_MAD(a, bv[v], acc[r][v]);
-                }
-            }
+            for (int k = 0; k < Co; k++) GEMM_OUTER_STEP(acc, arow, shift + k, Bt + k * GEMM_TW)
         }
         float tile[GEMM_TM][GEMM_TW];
 #pragma unroll
