@@ -4,6 +4,7 @@
  *
  *   bench_gemm [--json FILE] [--reps N] [--backends naive,own,clblast,host]
  *              [--filter NAME-SUBSTRING|OP] [--best] [--compare "P1;P2;..."]
+ *              [--shape OP,M,N,K[,BATCH] ...]
  *
  * Per shape and backend: one warm-up call (kernel builds, CLBlast's own
  * compilation) is excluded, then each repetition times enough back-to-back
@@ -14,7 +15,9 @@
  * fast wrong kernel cannot pass unnoticed. --compare times the own backend
  * under several CLGM_GEMM_PARAMS sets, interleaved (a tuning aid). Rows
  * named ", panels" give the own backend B panel-major, as the convolutions
- * do (op_gemm_panel_b); the other back-ends get it plain.
+ * do (op_gemm_panel_b); the other back-ends get it plain. --shape (repeatable)
+ * times the given products instead of the built-in list, e.g. one from
+ * bench_train's per-step GEMM table.
  * Nothing here asserts a timing. */
 #include <math.h>
 #include <stdio.h>
@@ -37,7 +40,7 @@ typedef struct shape {
  * backward dx = dy W is NN (64 x in x out) and dW = dy^T x is TN
  * (out x in x 64). Conv through im2col: W (OC x C*16) times the columns
  * (C*16 x N*OH*OW) is NN; dW is NT; dcols = W^T dy is TN. */
-static const shape shapes[] = {
+static const shape builtin_shapes[] = {
     {"mlp G fc1 fwd 100->256", OP_N, OP_T, 64, 256, 100, 1, 0},
     {"mlp G fc1 dW", OP_T, OP_N, 256, 100, 64, 1, 0},
     {"mlp G fc2 fwd 256->512", OP_N, OP_T, 64, 512, 256, 1, 0},
@@ -69,7 +72,26 @@ static const shape shapes[] = {
     {"dcgan D linear dx", OP_N, OP_N, 64, 6272, 1, 1, 0},
     {"square TT 512", OP_T, OP_T, 512, 512, 512, 1, 0},
 };
-enum { N_SHAPES = sizeof shapes / sizeof *shapes };
+enum { N_BUILTIN = sizeof builtin_shapes / sizeof *builtin_shapes, MAX_CUSTOM = 32 };
+
+/* The shapes timed: the built-in list, or those given with --shape. */
+static const shape *shapes = builtin_shapes;
+static int n_shapes = N_BUILTIN;
+static shape custom[MAX_CUSTOM];
+static char custom_names[MAX_CUSTOM][48];
+
+/* --shape OP,M,N,K[,BATCH] (OP: NN, NT, TN or TT); 0 if malformed. */
+static int parse_shape(const char *arg, shape *out, char *name, size_t len)
+{
+    char op[3] = {0};
+    int M, N, K, batch = 1, n = sscanf(arg, "%2[NTnt],%d,%d,%d,%d", op, &M, &N, &K, &batch);
+    if (n < 4 || strlen(op) != 2 || M < 1 || N < 1 || K < 1 || batch < 1) return 0;
+    *out = (shape){name, (op[0] == 'T' || op[0] == 't') ? OP_T : OP_N,
+                   (op[1] == 'T' || op[1] == 't') ? OP_T : OP_N, M, N, K, batch, 0};
+    snprintf(name, len, "%c%c %dx%dx%d b%d", out->ta ? 'T' : 'N', out->tb ? 'T' : 'N', M, N, K,
+             batch);
+    return 1;
+}
 
 static const char *backend_names[] = {"naive", "own", "clblast", "host"};
 enum { N_BACKENDS = 4, HOST = 3 };
@@ -215,7 +237,7 @@ static void compare_params(clgm_ctx *ctx, const char *list, int reps, const char
     for (int c = 0; c < n; c++) printf("  set %-3d", c);
     printf("\n");
     setenv("CLGM_GEMM", "own", 1);
-    for (int si = 0; si < N_SHAPES; si++) {
+    for (int si = 0; si < n_shapes; si++) {
         const shape *s = &shapes[si];
         if (!selected(s, filter)) continue;
         size_t na = (size_t)s->M * s->K * s->batch, nb = (size_t)s->K * s->N * s->batch;
@@ -268,9 +290,20 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
         else if (!strcmp(argv[i], "--best")) show_best = 1;
         else if (!strcmp(argv[i], "--compare") && i + 1 < argc) compare = argv[++i];
-        else {
+        else if (!strcmp(argv[i], "--shape") && i + 1 < argc) {
+            int c = shapes == builtin_shapes ? 0 : n_shapes;
+            if (c == MAX_CUSTOM ||
+                !parse_shape(argv[++i], &custom[c], custom_names[c], sizeof custom_names[c])) {
+                fprintf(stderr, "bench_gemm: --shape wants OP,M,N,K[,BATCH] with OP one of "
+                                "NN NT TN TT (at most %d), not '%s'\n", MAX_CUSTOM, argv[i]);
+                return 2;
+            }
+            shapes = custom;
+            n_shapes = c + 1;
+        } else {
             fprintf(stderr, "usage: %s [--json FILE] [--reps N] [--backends naive,own,clblast,host] "
-                            "[--filter SUBSTRING] [--best] [--compare \"P1;P2;...\"]\n",
+                            "[--filter SUBSTRING] [--best] [--compare \"P1;P2;...\"] "
+                            "[--shape OP,M,N,K[,BATCH] ...]\n",
                     argv[0]);
             return 2;
         }
@@ -304,8 +337,8 @@ int main(int argc, char **argv)
            "M", "N", "K", "bat", "naive", "own", "clblast", "host", "own/clb", "own/host",
            "own err", "clb err", "host err");
 
-    result res[N_SHAPES];
-    for (int si = 0; si < N_SHAPES; si++) {
+    result res[N_BUILTIN > MAX_CUSTOM ? N_BUILTIN : MAX_CUSTOM];
+    for (int si = 0; si < n_shapes; si++) {
         const shape *s = &shapes[si];
         for (int b = 0; b < N_BACKENDS; b++)
             res[si].gflops[b] = res[si].best[b] = res[si].err[b] = -1;
@@ -413,7 +446,7 @@ int main(int argc, char **argv)
                 dev->name, dev->platform_version, reps, p.tm, p.vw, p.vn, p.dr, p.dc, p.dk,
                 p.nt_tt, p.lx, p.ly, gemm_backend_name(p.backend), blas_name);
         int first = 1;
-        for (int si = 0; si < N_SHAPES; si++) {
+        for (int si = 0; si < n_shapes; si++) {
             const shape *s = &shapes[si];
             if (!selected(s, filter)) continue;
             fprintf(f, "%s\n  {\"shape\": \"%s\", \"op\": \"%c%c\", \"M\": %d, \"N\": %d, "

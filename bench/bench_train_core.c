@@ -1,7 +1,10 @@
 /* Training benchmark for one device: images/s of every preset at batch 64
  * and 256, the per-kernel breakdown of one step, cold and warm start-up to
  * the first finished step, peak device memory per model, and GEMM GFLOPS at
- * the shapes the models use next to the device's measured peak.
+ * the shapes the models use next to the device's measured peak and, on a
+ * CPU device, next to the host's CPU BLAS (OpenBLAS on Debian, the library
+ * PyTorch calls) at the same shapes: the issue's "GEMM >= 80% of OpenBLAS"
+ * weighted by what a training step multiplies.
  *
  * Throughput: warm-up steps (excluded), then timed windows of back-to-back
  * steps with one clgm_finish at each window's end; the median window is
@@ -23,6 +26,7 @@
 #include <unistd.h>
 
 #include "bench_train_core.h"
+#include "host_blas.h"
 #include "device/device.h"
 #include "models/gm.h"
 #include "models/presets.h"
@@ -40,12 +44,14 @@ typedef struct options {
     double window_s;
     const char *json, *md, *device;
     int startup, profile, gemm, gemm_variants;
+    int host;                  /* time the host BLAS too (CPU devices) */
 } options;
 
 typedef struct shape_rec {
     gemm_shape s;
     int count;           /* calls per training step */
     double gflops[3];    /* chosen (auto), own, clblast; < 0 not run */
+    double host;         /* the host's CPU BLAS at this shape; < 0 not run */
     char chosen[16];
 } shape_rec;
 
@@ -69,6 +75,7 @@ typedef struct preset_rec {
     shape_rec shapes[MAX_SHAPES];
     int n_shapes;
     double gemm_gflops;        /* flop-weighted over the step's products (chosen) */
+    double host_gflops;        /* the same with the host BLAS; < 0 not run */
 } preset_rec;
 
 static double now_ms(void)
@@ -282,11 +289,52 @@ static double time_gemm(clgm_ctx *ctx, const gemm_shape *s, const char *backend)
     return g;
 }
 
+/* The host BLAS at one shape, timed as time_gemm (median of 3 repetitions
+ * of ~20 ms), on host arrays; B plain where the device read it in panels
+ * (the same products, each library in its own layout). -1 on failure. */
+static double time_host(const gemm_shape *s)
+{
+    size_t na = (size_t)s->M * s->K, nb = (size_t)s->K * s->N, nc = (size_t)s->M * s->N;
+    float *A = malloc(na * s->batch * sizeof *A), *B = malloc(nb * s->batch * sizeof *B);
+    float *C = malloc(nc * s->batch * sizeof *C);
+    double g = -1;
+    if (A && B && C) {
+        for (size_t i = 0; i < na * s->batch; i++) A[i] = 0.5f;
+        for (size_t i = 0; i < nb * s->batch; i++) B[i] = 0.25f;
+        int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
+        double v[3], one = 0;
+        int inner = 1;
+        for (int r = -2; r < 3; r++) { /* a warm-up call, a sizing call, 3 timed */
+            double t0 = now_ms();
+            for (int i = 0; i < inner; i++)
+                for (int b = 0; b < s->batch; b++)
+                    host_blas_sgemm(s->ta, s->tb, s->M, s->N, s->K, A + b * na, lda,
+                                    B + b * nb, ldb, C + b * nc, s->N);
+            double ms = (now_ms() - t0) / inner;
+            if (r == -1) {
+                one = ms;
+                inner = one > 0 ? (int)(20.0 / one) : 100;
+                inner = inner < 1 ? 1 : inner > 2000 ? 2000 : inner;
+            } else if (r >= 0)
+                v[r] = 2.0 * s->M * s->N * (double)s->K * s->batch / (ms * 1e-3) * 1e-9;
+        }
+        g = median(v, 3);
+    }
+    free(A);
+    free(B);
+    free(C);
+    return g;
+}
+
 static void measure_gemm_shapes(clgm_ctx *ctx, const options *o, preset_rec *p)
 {
     gemm_params gp;
     int have_params = gemm_params_get(ctx, &gp) == CLGM_OK;
-    double flops = 0, ms = 0;
+    /* The host BLAS first, all shapes: its threads spin a while after a
+     * call, which would slow a device kernel timed right after it. */
+    for (int i = 0; i < p->n_shapes; i++) p->shapes[i].host = o->host ? time_host(&p->shapes[i].s) : -1;
+    if (o->host) sleep(1);
+    double flops = 0, ms = 0, host_flops = 0, host_ms = 0;
     for (int i = 0; i < p->n_shapes; i++) {
         shape_rec *r = &p->shapes[i];
         const gemm_shape *s = &r->s;
@@ -304,8 +352,13 @@ static void measure_gemm_shapes(clgm_ctx *ctx, const options *o, preset_rec *p)
             flops += f;
             ms += f / (r->gflops[0] * 1e9) * 1e3;
         }
+        if (r->host > 0) {
+            host_flops += f;
+            host_ms += f / (r->host * 1e9) * 1e3;
+        }
     }
     p->gemm_gflops = ms > 0 ? flops / (ms * 1e-3) * 1e-9 : -1;
+    p->host_gflops = host_ms > 0 ? host_flops / (host_ms * 1e-3) * 1e-9 : -1;
 }
 
 /* ---- the device's peak ---- */
@@ -450,7 +503,7 @@ static void json_string(FILE *f, const char *s)
 
 static void write_json(FILE *f, const clgm_device_info *dev, const options *o,
                        const preset_rec *ps, int np, double fma_peak, double gemm_peak,
-                       const char *date)
+                       const char *date, const char *host_blas)
 {
     fprintf(f, "{\"device\": ");
     json_string(f, dev->name);
@@ -460,8 +513,10 @@ static void write_json(FILE *f, const clgm_device_info *dev, const options *o,
     json_string(f, dev->driver_version);
     fprintf(f, ", \"date\": \"%s\", \"warmup_steps\": %d, \"windows\": %d, \"window_s\": %.2f,\n",
             date, o->warmup, o->windows, o->window_s);
-    fprintf(f, " \"peak_fma_gflops\": %.2f, \"peak_gemm_1024_gflops\": %.2f,\n \"presets\": [",
+    fprintf(f, " \"peak_fma_gflops\": %.2f, \"peak_gemm_1024_gflops\": %.2f, \"host_blas\": ",
             fma_peak, gemm_peak);
+    json_string(f, o->host ? host_blas : "not run");
+    fprintf(f, ",\n \"presets\": [");
     for (int i = 0; i < np; i++) {
         const preset_rec *p = &ps[i];
         fprintf(f, "%s\n  {\"preset\": \"%s\", \"speed\": [", i ? "," : "", p->name);
@@ -485,15 +540,16 @@ static void write_json(FILE *f, const clgm_device_info *dev, const options *o,
         for (int r = 0; r < p->n_rows; r++)
             fprintf(f, "%s{\"kernel\": \"%s\", \"calls\": %llu, \"ms\": %.4f}", r ? ", " : "",
                     p->rows[r].name, (unsigned long long)p->rows[r].calls, p->rows[r].total_ms);
-        fprintf(f, "],\n   \"gemm_gflops\": %.2f, \"gemm\": [", p->gemm_gflops);
+        fprintf(f, "],\n   \"gemm_gflops\": %.2f, \"host_gemm_gflops\": %.2f, \"gemm\": [",
+                p->gemm_gflops, p->host_gflops);
         for (int r = 0; r < p->n_shapes; r++) {
             const shape_rec *s = &p->shapes[r];
             fprintf(f, "%s\n    {\"op\": \"%c%c\", \"M\": %d, \"N\": %d, \"K\": %d, \"batch\": %d, \"panel\": %d, "
                        "\"calls\": %d, \"chosen\": \"%s\", \"gflops\": %.2f, \"own\": %.2f, "
-                       "\"clblast\": %.2f}",
+                       "\"clblast\": %.2f, \"host\": %.2f}",
                     r ? "," : "", s->s.ta ? 'T' : 'N', s->s.tb ? 'T' : 'N', s->s.M, s->s.N,
                     s->s.K, s->s.batch, s->s.panel, s->count, s->chosen, s->gflops[0], s->gflops[1],
-                    s->gflops[2]);
+                    s->gflops[2], s->host);
         }
         fprintf(f, "]}");
     }
@@ -515,18 +571,48 @@ static void fmt_num(char *out, size_t len, double v, int decimals)
     else snprintf(out, len, "%.*f", decimals, v);
 }
 
+/* Per preset: each product of one step, the chosen backend and the host
+ * BLAS side by side, with its share of the step's GEMM time. */
+static void write_md_shapes(FILE *f, const preset_rec *p)
+{
+    double ms = 0;
+    for (int r = 0; r < p->n_shapes; r++) {
+        const shape_rec *s = &p->shapes[r];
+        if (s->gflops[0] > 0)
+            ms += 2.0 * s->s.M * s->s.N * (double)s->s.K * s->s.batch * s->count / s->gflops[0];
+    }
+    fprintf(f, "\n%s, the GEMM shapes of one step (GFLOPS; host: the host BLAS on the same "
+               "shape):\n\n| op | M | N | K | batch | calls | backend | GFLOPS | host | ratio | "
+               "share of GEMM time |\n|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|\n",
+            p->name);
+    for (int r = 0; r < p->n_shapes; r++) {
+        const shape_rec *s = &p->shapes[r];
+        char g[32], h[32], q[32], share[32];
+        fmt_num(g, sizeof g, s->gflops[0], 1);
+        fmt_num(h, sizeof h, s->host, 1);
+        fmt_num(q, sizeof q, s->gflops[0] > 0 && s->host > 0 ? s->gflops[0] / s->host : -1, 2);
+        double t = s->gflops[0] > 0
+            ? 2.0 * s->s.M * s->s.N * (double)s->s.K * s->s.batch * s->count / s->gflops[0] : -1;
+        fmt_num(share, sizeof share, t >= 0 && ms > 0 ? 100.0 * t / ms : -1, 1);
+        fprintf(f, "| %c%c%s | %d | %d | %d | %d | %d | %s | %s | %s | %s | %s%% |\n",
+                s->s.ta ? 'T' : 'N', s->s.tb ? 'T' : 'N', s->s.panel ? " (panels)" : "", s->s.M,
+                s->s.N, s->s.K, s->s.batch, s->count, s->chosen, g, h, q, share);
+    }
+}
+
 static void write_md(FILE *f, const clgm_device_info *dev, const options *o,
                      const preset_rec *ps, int np, double fma_peak, double gemm_peak,
-                     const char *date)
+                     const char *date, const char *host_blas)
 {
     fprintf(f, "Device: %s (%s, driver %s), %s. Warm-up %d steps, median of %d windows of "
                "~%.1f s.\n\n", dev->name, dev->platform_version, dev->driver_version, date,
             o->warmup, o->windows, o->window_s);
     fprintf(f, "| preset |");
     for (int b = 0; b < o->n_batches; b++) fprintf(f, " img/s @%d | peak MiB @%d |", o->batches[b], o->batches[b]);
-    fprintf(f, " cold start ms | warm start ms | warm less a step ms | GEMM GFLOPS |\n|---|");
+    fprintf(f, " cold start ms | warm start ms | warm less a step ms | GEMM GFLOPS |%s\n|---|",
+            o->host ? " host BLAS GFLOPS | GEMM / host |" : "");
     for (int b = 0; b < o->n_batches; b++) fprintf(f, "---:|---:|");
-    fprintf(f, "---:|---:|---:|---:|\n");
+    fprintf(f, "---:|---:|---:|---:|%s\n", o->host ? "---:|---:|" : "");
     for (int i = 0; i < np; i++) {
         const preset_rec *p = &ps[i];
         char a[32], c[32], w[32], ws[32], g[32];
@@ -539,11 +625,23 @@ static void write_md(FILE *f, const clgm_device_info *dev, const options *o,
         fmt_num(w, sizeof w, p->warm_ms, 0);
         fmt_num(ws, sizeof ws, warm_less_step(p), 0);
         fmt_num(g, sizeof g, p->gemm_gflops, 1);
-        fprintf(f, " %s | %s | %s | %s |\n", c, w, ws, g);
+        fprintf(f, " %s | %s | %s | %s |", c, w, ws, g);
+        if (o->host) {
+            char h[32], q[32];
+            fmt_num(h, sizeof h, p->host_gflops, 1);
+            fmt_num(q, sizeof q,
+                    p->gemm_gflops > 0 && p->host_gflops > 0 ? p->gemm_gflops / p->host_gflops : -1, 2);
+            fprintf(f, " %s | %s |", h, q);
+        }
+        fprintf(f, "\n");
     }
     if (fma_peak > 0)
         fprintf(f, "\nMeasured peak: %.1f GFLOPS (FMA chains), GEMM 1024^3 %.1f GFLOPS.\n",
                 fma_peak, gemm_peak);
+    if (o->host)
+        fprintf(f, "\nGEMM GFLOPS: the step's products (each as many times as one step calls "
+                   "it) through the chosen backend, flop-weighted; host BLAS: the same products "
+                   "with %s.\n", host_blas);
     for (int i = 0; i < np; i++) {
         const preset_rec *p = &ps[i];
         if (!p->n_rows) continue;
@@ -556,6 +654,7 @@ static void write_md(FILE *f, const clgm_device_info *dev, const options *o,
             fprintf(f, "| %s | %llu | %.3f | %.1f%% |\n", p->rows[r].name,
                     (unsigned long long)p->rows[r].calls, p->rows[r].total_ms,
                     total > 0 ? 100.0 * p->rows[r].total_ms / total : 0.0);
+        if (o->host && p->n_shapes) write_md_shapes(f, p);
     }
 }
 
@@ -573,6 +672,8 @@ static void usage(const char *prog)
            "  --no-startup       skip the cold/warm start-up runs\n"
            "  --no-profile       skip the per-kernel breakdown and the GEMM shapes\n"
            "  --no-variants      time the GEMM shapes with the chosen backend only\n"
+           "  --no-host-blas     do not time the host's CPU BLAS at the same shapes\n"
+           "                     (timed by default when the device is a CPU)\n"
            "  --speed-only       throughput and memory only (as compare.py runs it)\n"
            "  -d, --device SEL   device (default: $CLGM_DEVICE, else the best)\n"
            "  --json FILE        write the results as JSON\n"
@@ -592,7 +693,7 @@ int bench_train_run(int argc, char **argv, const char *self)
 {
     static char presets_buf[1024];
     options o = {.warmup = 3, .windows = 3, .window_s = 1.0, .startup = 1, .profile = 1,
-                 .gemm = 1, .gemm_variants = 1};
+                 .gemm = 1, .gemm_variants = 1, .host = 0};
     o.batches[0] = 64, o.batches[1] = 256, o.n_batches = 2;
     const char *child = NULL;
     for (int i = 1; i < argc; i++) {
@@ -622,6 +723,7 @@ int bench_train_run(int argc, char **argv, const char *self)
         else if (!strcmp(a, "--no-startup")) o.startup = 0;
         else if (!strcmp(a, "--no-profile")) o.profile = 0;
         else if (!strcmp(a, "--no-variants")) o.gemm_variants = 0;
+        else if (!strcmp(a, "--no-host-blas")) o.host = -1;
         else if (!strcmp(a, "--speed-only")) o.startup = o.profile = o.gemm = 0;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(self); return 0; }
         else {
@@ -661,6 +763,12 @@ int bench_train_run(int argc, char **argv, const char *self)
     printf("device: %s (%s, driver %s), %s\n", dev->name, dev->platform_version,
            dev->driver_version, date);
 
+    /* The host BLAS is a peer for a CPU device only: the same cores. */
+    char host_blas[512] = "not run";
+    o.host = o.gemm && o.host == 0 && dev->type == CLGM_DEVICE_CPU &&
+             host_blas_open(host_blas, sizeof host_blas);
+    if (o.gemm && dev->type == CLGM_DEVICE_CPU) printf("host BLAS: %s\n", host_blas);
+
     double fma_peak = -1, gemm_peak = -1;
     if (o.gemm) {
         fma_peak = measure_fma_peak(ctx);
@@ -673,11 +781,11 @@ int bench_train_run(int argc, char **argv, const char *self)
     if (!ps) return 1;
     printf("%-10s", "preset");
     for (int b = 0; b < o.n_batches; b++) printf("  img/s@%-4d MiB@%-4d", o.batches[b], o.batches[b]);
-    printf("  cold ms  warm ms  -1 step  GEMM GF\n");
+    printf("  cold ms  warm ms  -1 step  GEMM GF%s\n", o.host ? "  host GF" : "");
     for (int i = 0; i < o.n_presets; i++) {
         preset_rec *p = &ps[i];
         p->name = o.presets[i];
-        p->cold_ms = p->warm_ms = p->warm_step_ms = p->gemm_gflops = -1;
+        p->cold_ms = p->warm_ms = p->warm_step_ms = p->gemm_gflops = p->host_gflops = -1;
         for (int b = 0; b < o.n_batches; b++) {
             p->speed[b].batch = o.batches[b];
             measure_speed(ctx, &o, p->name, &p->speed[b]);
@@ -691,8 +799,10 @@ int bench_train_run(int argc, char **argv, const char *self)
         printf("%-10s", p->name);
         for (int b = 0; b < o.n_batches; b++)
             printf("  %10.1f %8.1f", p->speed[b].ok ? p->speed[b].ips : -1.0, p->speed[b].peak_mb);
-        printf("  %7.0f  %7.0f  %7.0f  %7.1f\n", p->cold_ms, p->warm_ms, warm_less_step(p),
+        printf("  %7.0f  %7.0f  %7.0f  %7.1f", p->cold_ms, p->warm_ms, warm_less_step(p),
                p->gemm_gflops);
+        if (o.host) printf("  %7.1f", p->host_gflops);
+        printf("\n");
         fflush(stdout);
     }
     for (int i = 0; o.profile && i < o.n_presets; i++) {
@@ -710,12 +820,12 @@ int bench_train_run(int argc, char **argv, const char *self)
     if (o.json) {
         FILE *f = fopen(o.json, "w");
         if (!f) { fprintf(stderr, "bench: cannot write %s\n", o.json); rc = 1; }
-        else { write_json(f, dev, &o, ps, o.n_presets, fma_peak, gemm_peak, date); fclose(f); }
+        else { write_json(f, dev, &o, ps, o.n_presets, fma_peak, gemm_peak, date, host_blas); fclose(f); }
     }
     if (o.md) {
         FILE *f = fopen(o.md, "w");
         if (!f) { fprintf(stderr, "bench: cannot write %s\n", o.md); rc = 1; }
-        else { write_md(f, dev, &o, ps, o.n_presets, fma_peak, gemm_peak, date); fclose(f); }
+        else { write_md(f, dev, &o, ps, o.n_presets, fma_peak, gemm_peak, date, host_blas); fclose(f); }
     }
     free(ps);
     if (pctx) {
