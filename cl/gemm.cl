@@ -271,6 +271,39 @@ static inline void gemm_outer_cols(const int tb, int M, int N, int K, float alph
         }
     }
     float t[GEMM_TM][GEMM_TW];
+    // A whole tile (all but the edges) with no C to read: the epilogue on the
+    // vectors, then rows of GEMM_TM floats with no per-element branches (the
+    // general loop below cost ~15 cycles an element on PoCL: 93 us of a
+    // 64x512x8 product, 20% of a 64x512x784 one).
+    if (is == i0 && js == j0 && j0 + GEMM_TM <= N && beta == 0.0f && amode < 3) {
+        VEC brow[GEMM_VN];  // bmode 2: the bias runs along M, as the vectors do
+#pragma unroll
+        for (int v = 0; v < GEMM_VN; v++)
+            brow[v] = bmode == 2 ? VLOAD(v, bias + bo + i0) : (VEC)(0.0f);
+#pragma unroll
+        for (int c = 0; c < GEMM_TM; c++) {
+            const VEC bc = (VEC)(bmode == 1 ? bias[bo + j0 + c] : 0.0f);
+#pragma unroll
+            for (int v = 0; v < GEMM_VN; v++) {
+                const VEC out = alpha * acc[c][v] + (bmode == 2 ? brow[v] : bc);
+                VSTORE(GEMM_ACT(out, amode, slope, out), v, t[c]);
+            }
+        }
+        __global float *crow = C + i0 * ldc + j0;
+#pragma unroll
+        for (int x = 0; x < GEMM_TW; x++, crow += ldc) {
+#if GEMM_TM == 4 || GEMM_TM == 8 || GEMM_TM == 16
+            float r[GEMM_TM];
+#pragma unroll
+            for (int c = 0; c < GEMM_TM; c++) r[c] = t[c][x];
+            GEMM_CAT(vstore, GEMM_TM)(GEMM_CAT(vload, GEMM_TM)(0, r), 0, crow);
+#else
+#pragma unroll
+            for (int c = 0; c < GEMM_TM; c++) crow[c] = t[c][x];
+#endif
+        }
+        return;
+    }
 #pragma unroll
     for (int c = 0; c < GEMM_TM; c++)
 #pragma unroll
