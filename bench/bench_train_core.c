@@ -330,8 +330,9 @@ static void measure_gemm_shapes(clgm_ctx *ctx, const options *o, preset_rec *p)
 {
     gemm_params gp;
     int have_params = gemm_params_get(ctx, &gp) == CLGM_OK;
-    /* The host BLAS first, all shapes: its threads spin a while after a
-     * call, which would slow a device kernel timed right after it. */
+    /* The host BLAS first, all shapes, then a pause: its threads spin a
+     * while after a call, and timing each shape's device kernels right after
+     * its host call (with a 0.3 s pause) still took 20-40% off them. */
     for (int i = 0; i < p->n_shapes; i++) p->shapes[i].host = o->host ? time_host(&p->shapes[i].s) : -1;
     if (o->host) sleep(1);
     double flops = 0, ms = 0, host_flops = 0, host_ms = 0;
