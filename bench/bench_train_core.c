@@ -44,7 +44,8 @@ typedef struct options {
     double window_s;
     const char *json, *md, *device;
     int startup, profile, gemm, gemm_variants;
-    int host;                  /* time the host BLAS too (CPU devices) */
+    int host;                  /* time the host BLAS too: -1 after --no-host-blas,
+                                  then 1 where it runs (a CPU device, a BLAS found) */
 } options;
 
 typedef struct shape_rec {
@@ -694,7 +695,7 @@ int bench_train_run(int argc, char **argv, const char *self)
 {
     static char presets_buf[1024];
     options o = {.warmup = 3, .windows = 3, .window_s = 1.0, .startup = 1, .profile = 1,
-                 .gemm = 1, .gemm_variants = 1, .host = 0};
+                 .gemm = 1, .gemm_variants = 1};
     o.batches[0] = 64, o.batches[1] = 256, o.n_batches = 2;
     const char *child = NULL;
     for (int i = 1; i < argc; i++) {
