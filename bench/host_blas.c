@@ -24,13 +24,18 @@ static sgemm_fn sgemm;
  * SGEMM 3-4x below what the machine does with the AVX-512 kernels: a peer
  * that slow flatters clgm. When that happens on a CPU with AVX2, name the
  * kernel set the CPU supports (unless the user chose one). */
-static const char *better_coretype(void *h)
+static int runs_prescott(void *h)
 {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     openblas_config_fn core = NULL;
     void *sym = dlsym(h, "openblas_get_corename");
     if (sym) memcpy(&core, &sym, sizeof sym);
-    if (!core || strcasecmp(core(), "prescott") || getenv("OPENBLAS_CORETYPE")) return NULL;
+    return core && !strcasecmp(core(), "prescott");
+}
+
+static const char *better_coretype(void *h)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (!runs_prescott(h) || getenv("OPENBLAS_CORETYPE")) return NULL;
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
@@ -55,6 +60,18 @@ int host_blas_open(char *name, size_t len)
             setenv("OPENBLAS_CORETYPE", forced, 1);
             h = dlopen(libs[i], RTLD_NOW | RTLD_LOCAL);
             if (!h) continue;
+            /* Still the generic kernels: something this process links (clgm's
+             * LAPACKE, for the FID) loaded OpenBLAS before main, and it stays. */
+            if (runs_prescott(h)) {
+                snprintf(name, len,
+                         "not timed: OpenBLAS was loaded at start-up with its generic Prescott "
+                         "kernels (it does not recognise this CPU), a peer too slow to be fair; "
+                         "start with OPENBLAS_CORETYPE=%s set, or use build/bench/bench_train",
+                         forced);
+                unsetenv("OPENBLAS_CORETYPE");
+                dlclose(h);
+                return 0;
+            }
         }
         /* memcpy: ISO C has no object-to-function pointer cast; POSIX
          * guarantees the representations match. */
