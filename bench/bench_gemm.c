@@ -187,40 +187,6 @@ static double time_backend(clgm_ctx *ctx, const shape *s, clgm_buf *A, clgm_buf 
     return med;
 }
 
-/* The host BLAS on host arrays, timed like the device backends (median and
- * best of reps, each ~30 ms of back-to-back calls). */
-static void host_call(const shape *s, const float *A, const float *B, float *C)
-{
-    int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
-    size_t sa = (size_t)s->M * s->K, sb = (size_t)s->K * s->N, sc = (size_t)s->M * s->N;
-    for (int b = 0; b < s->batch; b++)
-        host_blas_sgemm(s->ta, s->tb, s->M, s->N, s->K, A + b * sa, lda, B + b * sb, ldb,
-                        C + b * sc, s->N);
-}
-
-static double time_host(const shape *s, const float *A, const float *B, float *C, int reps,
-                        double *best)
-{
-    host_call(s, A, B, C);
-    double t0 = now_ms();
-    host_call(s, A, B, C);
-    double one = now_ms() - t0;
-    int inner = one > 0 ? (int)(30.0 / one) : 100;
-    inner = inner < 1 ? 1 : inner > 1000 ? 1000 : inner;
-    double *g = malloc((size_t)reps * sizeof *g);
-    for (int r = 0; r < reps; r++) {
-        t0 = now_ms();
-        for (int i = 0; i < inner; i++) host_call(s, A, B, C);
-        double ms = (now_ms() - t0) / inner;
-        g[r] = 2.0 * s->M * s->N * (double)s->K * s->batch / (ms * 1e-3) * 1e-9;
-    }
-    qsort(g, (size_t)reps, sizeof *g, cmp_double);
-    double med = g[reps / 2];
-    *best = g[reps - 1];
-    free(g);
-    return med;
-}
-
 /* --compare "P1;P2;...": the own backend under each CLGM_GEMM_PARAMS set,
  * repetitions interleaved so that load from other processes hits every set
  * alike; prints the best repetition of each (a tuning aid). */
@@ -388,7 +354,8 @@ int main(int argc, char **argv)
             if (!strstr(backends, backend_names[b])) continue;
             if (b == HOST) {
                 if (!have_host) continue;
-                res[si].gflops[b] = time_host(s, h, hB, got, reps, &res[si].best[b]);
+                res[si].gflops[b] = host_blas_gflops(s->ta, s->tb, s->M, s->N, s->K, s->batch, h,
+                                                     hB, got, 30.0, reps, &res[si].best[b]);
                 /* OpenBLAS's threads spin for ~0.1 s after a call (its
                  * THREAD_TIMEOUT) and took the cores from the next shape's
                  * device runs: 71 instead of 160 GFLOPS at dcgan's conv2 */

@@ -295,31 +295,14 @@ static double time_gemm(clgm_ctx *ctx, const gemm_shape *s, const char *backend)
  * (the same products, each library in its own layout). -1 on failure. */
 static double time_host(const gemm_shape *s)
 {
-    size_t na = (size_t)s->M * s->K, nb = (size_t)s->K * s->N, nc = (size_t)s->M * s->N;
-    float *A = malloc(na * s->batch * sizeof *A), *B = malloc(nb * s->batch * sizeof *B);
-    float *C = malloc(nc * s->batch * sizeof *C);
+    size_t na = (size_t)s->M * s->K * s->batch, nb = (size_t)s->K * s->N * s->batch;
+    float *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B);
+    float *C = malloc((size_t)s->M * s->N * s->batch * sizeof *C);
     double g = -1;
     if (A && B && C) {
-        for (size_t i = 0; i < na * s->batch; i++) A[i] = 0.5f;
-        for (size_t i = 0; i < nb * s->batch; i++) B[i] = 0.25f;
-        int lda = s->ta ? s->M : s->K, ldb = s->tb ? s->K : s->N;
-        double v[3], one = 0;
-        int inner = 1;
-        for (int r = -2; r < 3; r++) { /* a warm-up call, a sizing call, 3 timed */
-            double t0 = now_ms();
-            for (int i = 0; i < inner; i++)
-                for (int b = 0; b < s->batch; b++)
-                    host_blas_sgemm(s->ta, s->tb, s->M, s->N, s->K, A + b * na, lda,
-                                    B + b * nb, ldb, C + b * nc, s->N);
-            double ms = (now_ms() - t0) / inner;
-            if (r == -1) {
-                one = ms;
-                inner = one > 0 ? (int)(20.0 / one) : 100;
-                inner = inner < 1 ? 1 : inner > 2000 ? 2000 : inner;
-            } else if (r >= 0)
-                v[r] = 2.0 * s->M * s->N * (double)s->K * s->batch / (ms * 1e-3) * 1e-9;
-        }
-        g = median(v, 3);
+        for (size_t i = 0; i < na; i++) A[i] = 0.5f;
+        for (size_t i = 0; i < nb; i++) B[i] = 0.25f;
+        g = host_blas_gflops(s->ta, s->tb, s->M, s->N, s->K, s->batch, A, B, C, 20.0, 3, NULL);
     }
     free(A);
     free(B);

@@ -1,6 +1,6 @@
 /* The host's CPU BLAS (the one PyTorch and NumPy use on Debian) as a peer
- * for bench_gemm, loaded at run time so clgm never depends on it. Debian
- * points libblas.so.3 at OpenBLAS, BLIS or the reference BLAS through
+ * for bench_gemm and bench_train, loaded at run time so clgm never depends
+ * on it. Debian points libblas.so.3 at OpenBLAS, BLIS or the reference BLAS through
  * update-alternatives; we report which one answered. */
 #include "host_blas.h"
 
@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
 
@@ -100,4 +101,51 @@ void host_blas_sgemm(int ta, int tb, int M, int N, int K, const float *A, int ld
 {
     sgemm(ROW_MAJOR, ta ? TRANS : NO_TRANS, tb ? TRANS : NO_TRANS, M, N, K, 1.0f, A, lda, B,
           ldb, 0.0f, C, ldc);
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static void batch_call(int ta, int tb, int M, int N, int K, int batch, const float *A,
+                       const float *B, float *C)
+{
+    int lda = ta ? M : K, ldb = tb ? K : N;
+    size_t sa = (size_t)M * K, sb = (size_t)K * N, sc = (size_t)M * N;
+    for (int b = 0; b < batch; b++)
+        host_blas_sgemm(ta, tb, M, N, K, A + b * sa, lda, B + b * sb, ldb, C + b * sc, N);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double host_blas_gflops(int ta, int tb, int M, int N, int K, int batch, const float *A,
+                        const float *B, float *C, double target_ms, int reps, double *best)
+{
+    if (reps < 1) reps = 1;
+    double *g = malloc((size_t)reps * sizeof *g);
+    if (!g) return -1;
+    batch_call(ta, tb, M, N, K, batch, A, B, C);
+    double t0 = now_ms();
+    batch_call(ta, tb, M, N, K, batch, A, B, C);
+    double one = now_ms() - t0;
+    int inner = one > 0 ? (int)(target_ms / one) : 100;
+    inner = inner < 1 ? 1 : inner > 2000 ? 2000 : inner;
+    for (int r = 0; r < reps; r++) {
+        t0 = now_ms();
+        for (int i = 0; i < inner; i++) batch_call(ta, tb, M, N, K, batch, A, B, C);
+        double ms = (now_ms() - t0) / inner;
+        g[r] = 2.0 * M * N * (double)K * batch / (ms * 1e-3) * 1e-9;
+    }
+    qsort(g, (size_t)reps, sizeof *g, cmp_double);
+    double med = g[reps / 2];
+    if (best) *best = g[reps - 1];
+    free(g);
+    return med;
 }
