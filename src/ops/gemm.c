@@ -262,11 +262,10 @@ static clgm_status launch_own(clgm_ctx *ctx, const gemm_params *p, const gemm_ar
             return launch_a_transposed(ctx, p, opt, "gemm_tn", p->tm, tw, g);
         /* (measured with bench_gemm on PoCL, a 2-core Xeon: mlp-gan's fc4 dx,
          * 4 KiB rows, 77-88 -> 111-115 GFLOPS, fc3 dx, 2 KiB, +7-15%; 1 KiB
-         * rows (fc2 dx) lost, as did TN's short-K weight gradients. Only a B
-         * of 2 MiB or more pays for its copy: K x N = 512K floats 1.3-1.5x,
-         * 400K and less 0.75-0.99x, e.g. vae's 64x512x256 149 -> 110) */
+         * rows (fc2 dx) lost, as did TN's short-K weight gradients; a small B
+         * does not pay for its copy either, p->pack_min) */
         if (wide_n && !g->ta && !g->bp && g->batch == 1 && p->panel > 0 && g->K >= 64 &&
-            g->ldb % 512 == 0 && (int64_t)g->K * g->N >= (1 << 19))
+            g->ldb % 512 == 0 && (int64_t)g->K * g->N >= p->pack_min)
             return launch_b_packed(ctx, p, opt, "gemm_nn", g);
         if (wide_n)
             return launch_outer(ctx, p, opt, g->ta ? "gemm_tn" : "gemm_nn", p->tm, tw, g);

@@ -43,10 +43,14 @@ static const gemm_table_entry gemm_table[] = {
      * stays 2x ahead. Its 4x6 dot products per work-item (24 accumulators)
      * beat 4x4 on the long-K weight gradients: gemm_nt per step -9% for
      * dcgan, -13% for dcgan64 (alternating runs), bench_gemm conv2 dW
-     * +5-10%; 8x3 did as well there but lost a quarter on conv1 dW (N=16). */
+     * +5-10%; 8x3 did as well there but lost a quarter on conv1 dW (N=16).
+     * The panel copy of a plain B (NN, rows a multiple of 2 KiB apart) pays
+     * from 2 MiB of B (pmin = 512K floats), bench_gemm --compare on the Xeon
+     * VM: K x N = 512K 1.3-1.5x with the copy, 400K and less 0.75-0.99x (vae's
+     * 64x512x256: 149 GFLOPS without, 110 with). */
     {"pthread", CLGM_DEVICE_CPU,
      {.backend = GEMM_OWN, .tm = 8, .vw = 16, .vn = 2, .dr = 4, .dc = 6, .dk = 16,
-      .nt_tt = 32, .nt_k = 1024, .lx = 1, .ly = 8, .panel = 32}},
+      .nt_tt = 32, .nt_k = 1024, .lx = 1, .ly = 8, .panel = 32, .pack_min = 1 << 19}},
 };
 
 /* Parses "key=value,..." over *out. ctx NULL: fails without a message (a
@@ -59,6 +63,7 @@ static clgm_status parse_params(clgm_ctx *ctx, const char *what, const char *tex
         {"dr", &out->dr, 1, 8, 0},  {"dc", &out->dc, 1, 8, 0},  {"dk", &out->dk, 4, 16, 1},
         {"ntt", &out->nt_tt, 0, 1 << 30, 0}, {"ntk", &out->nt_k, 0, 1 << 30, 0},
         {"ntn", &out->nn_tn, 0, 1 << 30, 0}, {"pan", &out->panel, 0, 1 << 20, 0},
+        {"pmin", &out->pack_min, 0, 1 << 30, 0},
         {"lx", &out->lx, 1, 256, 0},
         {"ly", &out->ly, 1, 256, 0},
     };
@@ -77,7 +82,7 @@ static clgm_status parse_params(clgm_ctx *ctx, const char *what, const char *tex
         while (k < sizeof keys / sizeof *keys && strcmp(keys[k].key, key)) k++;
         if (k == sizeof keys / sizeof *keys)
             return ctx ? clgm_fail(ctx, CLGM_ERR_INVALID_ARG,
-                                   "%s: unknown key '%s' (known: tm vw vn dr dc dk ntt ntk ntn lx ly pan)",
+                                   "%s: unknown key '%s' (known: tm vw vn dr dc dk ntt ntk ntn lx ly pan pmin)",
                                    what, key)
                        : CLGM_ERR_FORMAT;
         if (v < keys[k].lo || v > keys[k].hi || (keys[k].pow2 && (v & (v - 1))))
@@ -93,9 +98,9 @@ static clgm_status parse_params(clgm_ctx *ctx, const char *what, const char *tex
 void gemm_params_format(const gemm_params *p, char *out, size_t len)
 {
     snprintf(out, len,
-             "tm=%d,vw=%d,vn=%d,dr=%d,dc=%d,dk=%d,ntt=%d,ntk=%d,ntn=%d,lx=%d,ly=%d,pan=%d",
+             "tm=%d,vw=%d,vn=%d,dr=%d,dc=%d,dk=%d,ntt=%d,ntk=%d,ntn=%d,lx=%d,ly=%d,pan=%d,pmin=%d",
              p->tm, p->vw, p->vn, p->dr, p->dc, p->dk, p->nt_tt, p->nt_k, p->nn_tn, p->lx, p->ly,
-             p->panel);
+             p->panel, p->pack_min);
 }
 
 /* ---- tuned profiles on disk ---- */

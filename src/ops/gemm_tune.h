@@ -38,7 +38,10 @@ typedef struct gemm_params {
     int panel;    /* conv's im2col writes its columns panel-major for the
                      own kernels (op_gemm_panel_b) when their count is a
                      multiple of this (rows that far apart alias in a CPU's
-                     L1); 0: never */
+                     L1); 0: never. > 0 also lets NN copy a plain B whose
+                     rows are a multiple of 2 KiB apart into panels ... */
+    int pack_min; /* ... when it has at least this many floats (K x N);
+                     0: any size */
 } gemm_params;
 
 /* The parameters for ctx's device: its tuned profile when one is stored
